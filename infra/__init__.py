@@ -1,0 +1,1 @@
+"""Provisioning and supervision of the real local stack, without Docker."""

@@ -1,0 +1,75 @@
+"""The one settings class: every knob, read from SMARTCOURSE_* variables, loopback defaults.
+
+This module imports nothing else of the project, so any part may import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTCOURSE_", extra="ignore")
+
+    # Where the local stack keeps its data, logs and pid files (git-ignored).
+    data_dir: Path = PROJECT_ROOT / ".data"
+    # Downloads and builds cached by version, shared by every checkout on the machine.
+    cache_dir: Path = Path.home() / ".cache" / "smartcourse"
+    # Seconds `stack up` waits for one service to answer its health check.
+    start_timeout: float = 180.0
+
+    host: str = "127.0.0.1"
+
+    pg_port: int = 5432
+    pg_user: str = "smartcourse"
+    pg_password: str = "smartcourse"
+    pg_database: str = "smartcourse"
+
+    redis_port: int = 6379
+
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+
+    registry_port: int = 8081
+    registry_heap: str = "384m"
+
+    clickhouse_http_port: int = 8123
+
+    weaviate_port: int = 8080
+    weaviate_grpc_port: int = 50051
+    # Weaviate's cluster ports: kept off the defaults other tools like to use.
+    weaviate_gossip_port: int = 7946
+    weaviate_data_port: int = 7947
+    weaviate_raft_port: int = 8300
+    weaviate_raft_rpc_port: int = 8301
+
+    command_api_port: int = 8000
+    query_api_port: int = 8001
+
+    # Embedding model: a local path or a hub name; empty means the packaged all-MiniLM-L6-v2.
+    embedding_model: str = ""
+
+    # Endpoints. Left empty they point at the local stack above; set them (for example
+    # SMARTCOURSE_KAFKA_BOOTSTRAP) to use real clusters instead.
+    pg_dsn: str = ""
+    kafka_bootstrap: str = ""
+    registry_url: str = ""
+    clickhouse_url: str = ""
+    weaviate_url: str = ""
+    redis_url: str = ""
+
+    def model_post_init(self, __context: object) -> None:
+        h = self.host
+        self.pg_dsn = self.pg_dsn or (
+            f"postgresql://{self.pg_user}:{self.pg_password}@{h}:{self.pg_port}/{self.pg_database}"
+        )
+        self.kafka_bootstrap = self.kafka_bootstrap or f"{h}:{self.kafka_port}"
+        self.registry_url = self.registry_url or f"http://{h}:{self.registry_port}/apis/ccompat/v7"
+        self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
+        self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
+        self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
