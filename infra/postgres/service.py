@@ -74,7 +74,8 @@ class Postgres(Service):
     def after_start(self) -> None:
         s = self.settings
         with self._superuser() as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [s.pg_user]).fetchone():
+            role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [s.pg_user])
+            if not role.fetchone():
                 conn.execute(
                     psycopg.sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
                         psycopg.sql.Identifier(s.pg_user), psycopg.sql.Literal(s.pg_password)

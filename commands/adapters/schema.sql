@@ -1,0 +1,30 @@
+-- The event store: the source of truth. One row per event, in one global order.
+CREATE SCHEMA IF NOT EXISTS event_store;
+
+CREATE TABLE IF NOT EXISTS event_store.events (
+    -- Gap-free and in commit order: appends hold one advisory lock from position assignment
+    -- to commit, so a reader following `position > last` never skips a late commit.
+    position        bigint      PRIMARY KEY,
+    event_id        uuid        NOT NULL UNIQUE,
+    aggregate_type  text        NOT NULL,
+    aggregate_id    uuid        NOT NULL,
+    version         integer     NOT NULL CHECK (version > 0),
+    event_type      text        NOT NULL,
+    schema_version  integer     NOT NULL DEFAULT 1,
+    payload         jsonb       NOT NULL,
+    occurred_at     timestamptz NOT NULL,
+    actor           text,
+    correlation_id  uuid        NOT NULL,
+    causation_id    uuid,
+    -- Optimistic concurrency's last line of defence: one event per aggregate version.
+    UNIQUE (aggregate_id, version)
+);
+
+CREATE INDEX IF NOT EXISTS events_correlation ON event_store.events (correlation_id);
+
+-- Where each follower of the global order (the Kafka relay, ...) has got to.
+CREATE TABLE IF NOT EXISTS event_store.checkpoints (
+    name        text        PRIMARY KEY,
+    position    bigint      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,1 @@
+"""The write model: aggregates, their events and their rules. Imports no driver."""

@@ -1,0 +1,20 @@
+"""Every aggregate type and event type of the write model, by public name."""
+
+from __future__ import annotations
+
+from commands.domain.base import AggregateRoot
+from commands.domain.course import Course
+from commands.domain.enrollment import Enrollment
+from commands.domain.user import User
+
+AGGREGATES: dict[str, type[AggregateRoot]] = {
+    cls.type_name: cls for cls in (User, Course, Enrollment)
+}
+
+EVENT_CLASSES: dict[str, type] = {
+    name: event_class
+    for aggregate in AGGREGATES.values()
+    for name, event_class in aggregate.event_classes().items()
+}
+
+EVENT_TYPES: dict[type, str] = {cls: name for name, cls in EVENT_CLASSES.items()}

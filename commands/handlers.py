@@ -1,0 +1,226 @@
+"""One handler per command: authorize, load, let the aggregate decide, commit.
+
+Authorization that depends on state (an instructor changes only their own courses, a
+student acts only on their own enrollments) lives here, so every entry point gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from commands import messages as m
+from commands.domain.course import Course
+from commands.domain.enrollment import COMPLETED, Enrollment
+from commands.domain.errors import Conflict, Forbidden, RuleViolated
+from commands.domain.ids import enrollment_id
+from commands.domain.user import ROLES, User
+from commands.unit_of_work import CommandResult, UnitOfWork
+
+Handler = Callable[[Any, m.Actor, UnitOfWork], Awaitable[CommandResult]]
+
+
+def _require_role(actor: m.Actor, *roles: str) -> None:
+    if actor.role not in roles and not actor.is_admin:
+        raise Forbidden(f"this needs the role {' or '.join(roles)}", "auth.role_required")
+
+
+async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    if cmd.role not in ROLES:
+        raise RuleViolated(f"unknown role {cmd.role!r}", "user.unknown_role")
+    if cmd.role != "student" or actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")  # only admins create staff or other people's accounts
+    if await uow.find(User, cmd.user_id) is not None:
+        raise Conflict("the user is already registered", "user.exists")
+    user = User(id=cmd.user_id, display_name=cmd.display_name, email=cmd.email, role=cmd.role)
+    uow.add(user)
+    return await uow.commit(user)
+
+
+async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "instructor")
+    instructor = cmd.instructor_id if actor.is_admin and cmd.instructor_id else actor.user_id
+    if await uow.find(Course, cmd.course_id) is not None:
+        raise Conflict("the course already exists", "course.exists")
+    course = Course(
+        id=cmd.course_id, instructor_id=instructor, title=cmd.title,
+        description=cmd.description, tags=list(cmd.tags), capacity=cmd.capacity,
+        prerequisites=[],
+    )
+    if cmd.prerequisites:
+        await _check_courses_exist(uow, cmd.prerequisites)
+        course.set_prerequisites(list(cmd.prerequisites))
+    uow.add(course)
+    return await uow.commit(course)
+
+
+async def _check_courses_exist(uow: UnitOfWork, course_ids: list[Any]) -> None:
+    for course_id in course_ids:
+        await uow.get(Course, course_id)
+
+
+async def _owned_course(uow: UnitOfWork, course_id: Any, actor: m.Actor) -> Course:
+    course = await uow.get(Course, course_id)
+    course.check_owner(actor.user_id, actor.is_admin)
+    return course
+
+
+async def revise_course_details(
+    cmd: m.ReviseCourseDetails, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_details(cmd.title, cmd.description, list(cmd.tags))
+    return await uow.commit(course)
+
+
+async def change_capacity(cmd: m.ChangeCapacity, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.change_capacity(cmd.capacity)
+    return await uow.commit(course)
+
+
+async def set_prerequisites(
+    cmd: m.SetPrerequisites, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    await _check_courses_exist(uow, [p for p in cmd.prerequisites if p != course.id])
+    course.set_prerequisites(list(cmd.prerequisites))
+    return await uow.commit(course)
+
+
+async def add_module(cmd: m.AddModule, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.add_module(cmd.module_id, cmd.title)
+    return await uow.commit(course)
+
+
+async def add_lesson(cmd: m.AddLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.add_lesson(cmd.module_id, cmd.lesson_id, cmd.title, cmd.content, list(cmd.assets))
+    return await uow.commit(course)
+
+
+async def revise_lesson(cmd: m.ReviseLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_lesson(cmd.lesson_id, cmd.title, cmd.content)
+    return await uow.commit(course)
+
+
+async def remove_lesson(cmd: m.RemoveLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_lesson(cmd.lesson_id)
+    return await uow.commit(course)
+
+
+async def publish_course(cmd: m.PublishCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.publish(cmd.workflow_id)
+    return await uow.commit(course)
+
+
+async def mark_course_ready(
+    cmd: m.MarkCourseReady, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    _require_role(actor, "system")
+    course = await uow.get(Course, cmd.course_id)
+    course.mark_ready(cmd.content_version, cmd.workflow_id, cmd.chunk_count)
+    return await uow.commit(course)
+
+
+async def revert_course_to_draft(
+    cmd: m.RevertCourseToDraft, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    _require_role(actor, "system")
+    course = await uow.get(Course, cmd.course_id)
+    course.revert_to_draft(cmd.workflow_id, cmd.reason)
+    return await uow.commit(course)
+
+
+async def archive_course(cmd: m.ArchiveCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.archive()
+    return await uow.commit(course)
+
+
+async def enroll_student(cmd: m.EnrollStudent, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """Seat cap, prerequisites and no duplicates, all checked in the recording transaction."""
+    if actor.user_id != cmd.student_id:
+        _require_role(actor, "admin")
+    eid = enrollment_id(cmd.course_id, cmd.student_id)
+    existing = await uow.find(Enrollment, eid)
+    if existing is not None and existing.state != "CANCELLED":
+        return await uow.commit(existing)  # a repeated enroll returns the same enrollment
+    if existing is not None:
+        raise Conflict("a cancelled enrollment cannot be reopened", "enrollment.cancelled")
+    course = await uow.get(Course, cmd.course_id)
+    for prerequisite in course.prerequisites:
+        done = await uow.find(Enrollment, enrollment_id(prerequisite, cmd.student_id))
+        if done is None or done.state != COMPLETED:
+            raise RuleViolated(
+                "complete the prerequisite courses first", "enrollment.prerequisites_missing",
+                missing=str(prerequisite),
+            )
+    course.reserve_seat(eid, cmd.student_id)
+    enrollment = Enrollment(id=eid, course_id=cmd.course_id, student_id=cmd.student_id)
+    uow.add(enrollment)
+    return await uow.commit(enrollment)
+
+
+async def _own_enrollment(uow: UnitOfWork, enrollment: Any, actor: m.Actor) -> Enrollment:
+    found = await uow.get(Enrollment, enrollment)
+    if found.student_id != actor.user_id and not actor.is_admin:
+        raise Forbidden("this is another student's enrollment", "enrollment.not_owner")
+    return found
+
+
+async def activate_enrollment(
+    cmd: m.ActivateEnrollment, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    enrollment.activate()
+    return await uow.commit(enrollment)
+
+
+async def complete_lesson(cmd: m.CompleteLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    course = await uow.get(Course, enrollment.course_id)
+    enrollment.complete_lesson(cmd.lesson_id, course.lesson_ids)
+    return await uow.commit(enrollment)
+
+
+async def score_quiz(cmd: m.ScoreQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    enrollment.score_quiz(cmd.quiz_id, cmd.score, cmd.max_score)
+    return await uow.commit(enrollment)
+
+
+async def cancel_enrollment(
+    cmd: m.CancelEnrollment, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    enrollment.cancel(cmd.reason)
+    course = await uow.get(Course, enrollment.course_id)
+    course.release_seat(enrollment.id)
+    return await uow.commit(enrollment)
+
+
+HANDLERS: dict[type, Handler] = {
+    m.RegisterUser: register_user,
+    m.CreateCourse: create_course,
+    m.ReviseCourseDetails: revise_course_details,
+    m.ChangeCapacity: change_capacity,
+    m.SetPrerequisites: set_prerequisites,
+    m.AddModule: add_module,
+    m.AddLesson: add_lesson,
+    m.ReviseLesson: revise_lesson,
+    m.RemoveLesson: remove_lesson,
+    m.PublishCourse: publish_course,
+    m.MarkCourseReady: mark_course_ready,
+    m.RevertCourseToDraft: revert_course_to_draft,
+    m.ArchiveCourse: archive_course,
+    m.EnrollStudent: enroll_student,
+    m.ActivateEnrollment: activate_enrollment,
+    m.CompleteLesson: complete_lesson,
+    m.ScoreQuiz: score_quiz,
+    m.CancelEnrollment: cancel_enrollment,
+}

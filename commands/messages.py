@@ -1,0 +1,146 @@
+"""Commands: what a user (or a workflow) asks the write side to do. Imperative names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who issues a command: a user with a role, or the platform's own workflows."""
+
+    user_id: UUID
+    role: str  # student | instructor | admin | system
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ("admin", "system")
+
+
+@dataclass(frozen=True)
+class RegisterUser:
+    user_id: UUID
+    display_name: str
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
+class CreateCourse:
+    course_id: UUID
+    title: str
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    capacity: int = 100
+    prerequisites: list[UUID] = field(default_factory=list)
+    instructor_id: UUID | None = None  # admins may create on an instructor's behalf
+
+
+@dataclass(frozen=True)
+class ReviseCourseDetails:
+    course_id: UUID
+    title: str
+    description: str
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class ChangeCapacity:
+    course_id: UUID
+    capacity: int
+
+
+@dataclass(frozen=True)
+class SetPrerequisites:
+    course_id: UUID
+    prerequisites: list[UUID]
+
+
+@dataclass(frozen=True)
+class AddModule:
+    course_id: UUID
+    module_id: UUID
+    title: str
+
+
+@dataclass(frozen=True)
+class AddLesson:
+    course_id: UUID
+    module_id: UUID
+    lesson_id: UUID
+    title: str
+    content: str
+    assets: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReviseLesson:
+    course_id: UUID
+    lesson_id: UUID
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
+class RemoveLesson:
+    course_id: UUID
+    lesson_id: UUID
+
+
+@dataclass(frozen=True)
+class PublishCourse:
+    course_id: UUID
+    workflow_id: UUID
+
+
+@dataclass(frozen=True)
+class MarkCourseReady:
+    course_id: UUID
+    content_version: int
+    workflow_id: UUID
+    chunk_count: int
+
+
+@dataclass(frozen=True)
+class RevertCourseToDraft:
+    course_id: UUID
+    workflow_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class ArchiveCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class EnrollStudent:
+    course_id: UUID
+    student_id: UUID
+
+
+@dataclass(frozen=True)
+class ActivateEnrollment:
+    enrollment_id: UUID
+
+
+@dataclass(frozen=True)
+class CompleteLesson:
+    enrollment_id: UUID
+    lesson_id: UUID
+
+
+@dataclass(frozen=True)
+class ScoreQuiz:
+    enrollment_id: UUID
+    quiz_id: UUID
+    score: float
+    max_score: float
+
+
+@dataclass(frozen=True)
+class CancelEnrollment:
+    enrollment_id: UUID
+    reason: str = ""
