@@ -56,6 +56,7 @@ class CommandResult:
     position: int  # consistency token: read models past it reflect this command
     correlation_id: UUID
     changed: bool  # False when the command was a no-op (e.g. a repeated enroll)
+    state: str | None = None  # the primary aggregate's lifecycle state after the command
 
 
 class UnitOfWork:
@@ -112,14 +113,16 @@ class UnitOfWork:
                     for e in pending
                 ],
             ))
+        state = getattr(primary, "state", None) or getattr(primary, "status", None)
         if not streams:
             return CommandResult(primary.id, self.position_of(primary.id),
-                                 self.metadata.correlation_id, changed=False)
+                                 self.metadata.correlation_id, changed=False, state=state)
         position = await self.store.append(streams, self.metadata)
         for aggregate, _ in self._tracked.values():
             if any(s.aggregate_id == aggregate.id for s in streams):
                 self.cache.put(aggregate.id, Cached(aggregate.fork(), position))
-        return CommandResult(primary.id, position, self.metadata.correlation_id, changed=True)
+        return CommandResult(primary.id, position, self.metadata.correlation_id, changed=True,
+                             state=state)
 
     async def _load(self, aggregate_id: UUID) -> Cached | None:
         """Committed state: the cached copy caught up with whatever the store has beyond it."""

@@ -50,6 +50,16 @@ class Settings(BaseSettings):
 
     command_api_port: int = 8000
     query_api_port: int = 8001
+    relay_metrics_port: int = 9464
+
+    # Command API: JWT signing (HS256) and the local token endpoint.
+    jwt_secret: str = "local-development-only-change-me"
+    jwt_ttl_seconds: int = 3600
+    # Issue tokens for any user and role at POST /auth/token: local development and tests only.
+    dev_token_endpoint: bool = True
+    idempotency_ttl_seconds: int = 86_400
+    command_api_workers: int = 1
+    pg_pool_size: int = 20
 
     # Embedding model: a local path or a hub name; empty means the packaged all-MiniLM-L6-v2.
     embedding_model: str = ""

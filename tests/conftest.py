@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from smartcourse.settings import Settings
@@ -19,3 +22,17 @@ def stack(settings: Settings) -> Settings:
 
     local_stack.up(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server-logs")
+
+
+@pytest.fixture(scope="session")
+def command_api(stack: Settings, server_logs: Path) -> Iterator[str]:
+    """The command API as a real uvicorn process; yields its base URL."""
+    from tests.support.servers import serve
+
+    with serve("command-api", stack, server_logs) as base_url:
+        yield base_url

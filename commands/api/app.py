@@ -1,0 +1,50 @@
+"""The command API: FastAPI over the command bus. Writes only; reads go to the query API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from commands.api import errors
+from commands.api.routes import courses, enrollments, users
+from smartcourse.bootstrap import open_write_side
+from smartcourse.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        write_side = await open_write_side(settings)
+        app.state.bus, app.state.redis = write_side.bus, write_side.redis
+        app.state.pool = write_side.pool
+        try:
+            yield
+        finally:
+            await write_side.close()
+
+    app = FastAPI(
+        title="SmartCourse command API",
+        version="1",
+        description="Commands of the SmartCourse learning platform. Every write answers with "
+        "`position`, a consistency token for the query API, and a `correlation_id`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(users.router)
+    app.include_router(courses.router)
+    app.include_router(enrollments.router)
+
+    @app.get("/health", tags=["operations"])
+    async def health(request: Request) -> dict[str, str]:
+        """Ready when PostgreSQL and Redis answer."""
+        async with request.app.state.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+        await request.app.state.redis.ping()
+        return {"status": "ok"}
+
+    return app

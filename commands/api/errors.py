@@ -1,0 +1,75 @@
+"""The one place where errors become HTTP responses: {"error": {"code", "message", ...}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated, SmartCourseError
+
+
+class Unauthorized(SmartCourseError):
+    code = "auth.unauthorized"
+
+
+class IdempotencyKeyReused(SmartCourseError):
+    code = "idempotency.key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency.in_progress"
+
+
+STATUS: dict[type[SmartCourseError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RuleViolated: 422,
+    IdempotencyKeyReused: 422,
+}
+
+
+def status_of(error: SmartCourseError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **jsonable_encoder(details)}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SmartCourseError)
+    async def domain_error(_: Request, error: SmartCourseError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+        return JSONResponse(
+            error_body(error.code, error.message, **error.details),
+            status_code=status_of(error), headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"location": list(e.get("loc", ())), "message": e.get("msg", ""),
+             "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse(
+            error_body("request.invalid", "the request is not valid", problems=problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(
+            error.status_code, "http.error")
+        return JSONResponse(error_body(code, str(error.detail)),
+                            status_code=error.status_code, headers=error.headers)

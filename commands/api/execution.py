@@ -1,0 +1,129 @@
+"""Runs one command for one HTTP request: correlation id, Idempotency-Key, response shape.
+
+Idempotency (Redis): the first request with a key claims it (SET NX) and stores its response
+when done; a repeat with the same key and body gets that stored response and appends
+nothing; the same key with another body is refused with 422; a repeat while the first is
+still running gets 409. A key is scoped to its user. Failures other than the domain's own
+(a database outage, say) release the key so that the client may retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from commands.api.auth import CurrentActor
+from commands.api.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    error_body,
+    status_of,
+)
+from commands.domain.errors import RuleViolated, SmartCourseError
+from commands.messages import Actor
+from commands.unit_of_work import CommandResult
+
+MAX_KEY_LENGTH = 255
+
+
+class CommandRunner:
+    def __init__(self, request: Request, actor: Actor) -> None:
+        self.request = request
+        self.actor = actor
+        state = request.app.state
+        self.bus, self.redis, self.settings = state.bus, state.redis, state.settings
+
+    def correlation_id(self) -> UUID:
+        given = self.request.headers.get("X-Correlation-ID")
+        if given:
+            try:
+                return UUID(given)
+            except ValueError:
+                raise RuleViolated("X-Correlation-ID must be a UUID",
+                                   "request.invalid_correlation_id") from None
+        return uuid4()
+
+    async def run(
+        self, command: Any, respond: Callable[[CommandResult], dict[str, Any]],
+        status_code: int = 200, status_when_unchanged: int | None = None,
+    ) -> JSONResponse:
+        correlation_id = self.correlation_id()
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            result = await self.bus.execute(command, self.actor, correlation_id=correlation_id)
+            return self._reply(result, respond, status_code, status_when_unchanged)
+        if not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise RuleViolated(f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters",
+                               "idempotency.invalid_key")
+        return await self._run_once(key, command, respond, status_code, status_when_unchanged,
+                                    correlation_id)
+
+    async def _run_once(
+        self, key: str, command: Any, respond: Callable[[CommandResult], dict[str, Any]],
+        status_code: int, status_when_unchanged: int | None, correlation_id: UUID,
+    ) -> JSONResponse:
+        body = await self.request.body()
+        fingerprint = hashlib.sha256(
+            b"\0".join([self.request.method.encode(), self.request.url.path.encode(), body])
+        ).hexdigest()
+        redis_key = f"idempotency:{self.actor.user_id}:{key}"
+        ttl = self.settings.idempotency_ttl_seconds
+        claim = json.dumps({"fingerprint": fingerprint, "state": "running"})
+        if not await self.redis.set(redis_key, claim, nx=True, ex=ttl):
+            return await self._replay(redis_key, fingerprint)
+        try:
+            result = await self.bus.execute(command, self.actor, correlation_id=correlation_id)
+        except SmartCourseError as error:
+            reply = JSONResponse(error_body(error.code, error.message, **error.details),
+                                 status_code=status_of(error))
+            await self._remember(redis_key, fingerprint, reply, ttl)
+            return reply
+        except BaseException:
+            await self.redis.delete(redis_key)
+            raise
+        reply = self._reply(result, respond, status_code, status_when_unchanged)
+        await self._remember(redis_key, fingerprint, reply, ttl)
+        return reply
+
+    async def _replay(self, redis_key: str, fingerprint: str) -> JSONResponse:
+        stored = json.loads(await self.redis.get(redis_key) or "{}")
+        if stored.get("fingerprint") != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request")
+        if stored.get("state") != "done":
+            raise IdempotencyInProgress("a request with this Idempotency-Key is still running")
+        return JSONResponse(stored["body"], status_code=stored["status"],
+                            headers={**stored["headers"], "Idempotent-Replayed": "true"})
+
+    async def _remember(self, redis_key: str, fingerprint: str, reply: JSONResponse,
+                        ttl: int) -> None:
+        kept = {k: v for k, v in reply.headers.items()
+                if k.lower() in ("x-correlation-id", "x-consistency-token")}
+        record = {"fingerprint": fingerprint, "state": "done", "status": reply.status_code,
+                  "body": json.loads(reply.body), "headers": kept}
+        await self.redis.set(redis_key, json.dumps(record), ex=ttl)
+
+    @staticmethod
+    def _reply(result: CommandResult, respond: Callable[[CommandResult], dict[str, Any]],
+               status_code: int, status_when_unchanged: int | None) -> JSONResponse:
+        body = {**respond(result), "position": result.position,
+                "correlation_id": str(result.correlation_id)}
+        status = status_when_unchanged if (not result.changed and status_when_unchanged) \
+            else status_code
+        return JSONResponse(body, status_code=status, headers={
+            "X-Correlation-ID": str(result.correlation_id),
+            "X-Consistency-Token": str(result.position),
+        })
+
+
+def command_runner(request: Request, actor: CurrentActor) -> CommandRunner:
+    return CommandRunner(request, actor)
+
+
+Commands = Annotated[CommandRunner, Depends(command_runner)]

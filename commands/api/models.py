@@ -1,0 +1,156 @@
+"""Request and response bodies of the command API, with the input limits they enforce."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL, and lone surrogates are not UTF-8: refuse both."""
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+Storable = AfterValidator(storable)
+
+
+def text(max_length: int, min_length: int = 0, strip: bool = False) -> object:
+    return Annotated[str, StringConstraints(strip_whitespace=strip, min_length=min_length,
+                                            max_length=max_length), Storable]
+
+
+Title = text(200, min_length=1, strip=True)
+Description = text(5_000)
+Tag = text(40, min_length=1, strip=True)
+LessonContent = text(100_000)
+Email = Annotated[str, StringConstraints(
+    strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Storable]
+Reason = text(500)
+Role = Literal["student", "instructor", "admin"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Written(BaseModel):
+    """Every write answers with a consistency token and the correlation id."""
+
+    position: int = Field(description="event store position of the command's last event; "
+                                      "pass it to the query API for read-your-writes")
+    correlation_id: UUID
+
+
+class TokenRequest(Body):
+    user_id: UUID
+    role: Role
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RegisterUserBody(Body):
+    user_id: UUID | None = None
+    display_name: text(100, min_length=1, strip=True)  # type: ignore[valid-type]
+    email: Email
+    role: Role = "student"
+
+
+class UserWritten(Written):
+    user_id: UUID
+
+
+class CreateCourseBody(Body):
+    course_id: UUID | None = None
+    title: Title
+    description: Description = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    capacity: int = Field(default=100, ge=1, le=100_000)
+    prerequisites: list[UUID] = Field(default_factory=list, max_length=20)
+    instructor_id: UUID | None = Field(default=None,
+                                       description="admins only: create for this instructor")
+
+
+class CourseWritten(Written):
+    course_id: UUID
+    status: str
+
+
+class CourseDetailsBody(Body):
+    title: Title
+    description: Description = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class CapacityBody(Body):
+    capacity: int = Field(ge=1, le=100_000)
+
+
+class PrerequisitesBody(Body):
+    prerequisites: list[UUID] = Field(max_length=20)
+
+
+class AddModuleBody(Body):
+    module_id: UUID | None = None
+    title: Title
+
+
+class ModuleWritten(Written):
+    module_id: UUID
+
+
+class Asset(Body):
+    name: text(200, min_length=1)  # type: ignore[valid-type]
+    url: text(2_000, min_length=1)  # type: ignore[valid-type]
+    mime_type: text(100) = "application/octet-stream"  # type: ignore[valid-type]
+    size_bytes: int = Field(default=0, ge=0, le=10**12)
+
+
+class AddLessonBody(Body):
+    lesson_id: UUID | None = None
+    title: Title
+    content: LessonContent = ""
+    assets: list[Asset] = Field(default_factory=list, max_length=20)
+
+
+class ReviseLessonBody(Body):
+    title: Title
+    content: LessonContent = ""
+
+
+class LessonWritten(Written):
+    lesson_id: UUID
+
+
+class PublishAccepted(Written):
+    workflow_id: UUID
+    status: Literal["QUEUED"] = "QUEUED"
+
+
+class EnrollBody(Body):
+    student_id: UUID | None = Field(default=None, description="admins only: enroll this student")
+
+
+class EnrollmentWritten(Written):
+    enrollment_id: UUID
+    state: str
+
+
+class ScoreQuizBody(Body):
+    score: float = Field(ge=0, le=1_000_000)
+    max_score: float = Field(gt=0, le=1_000_000)
+
+
+class CancelBody(Body):
+    reason: Reason = ""

@@ -1,0 +1,3 @@
+from smartcourse.cli import app
+
+app()

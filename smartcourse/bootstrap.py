@@ -1,0 +1,39 @@
+"""The composition root: the only place that builds adapters from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from commands.adapters.event_store import EventStore, ensure_schema
+from commands.bus import CommandBus
+from smartcourse.settings import Settings
+
+SCHEMA_LOCK = 7_201_000  # several processes may start at once; one creates the schema
+
+
+@dataclass
+class WriteSide:
+    pool: AsyncConnectionPool
+    store: EventStore
+    bus: CommandBus
+    redis: aioredis.Redis
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.redis.aclose()
+        await self.pool.close()
+
+
+async def open_write_side(settings: Settings) -> WriteSide:
+    pool = AsyncConnectionPool(settings.pg_dsn, min_size=2, max_size=settings.pg_pool_size,
+                               open=False, kwargs={"autocommit": True})
+    await pool.open(wait=True, timeout=30)
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+        await ensure_schema(conn)
+    store = EventStore(pool)
+    return WriteSide(pool=pool, store=store, bus=CommandBus(store),
+                     redis=aioredis.Redis.from_url(settings.redis_url))

@@ -1,0 +1,88 @@
+"""`smartcourse relay`: run the outbox relay (event store -> Kafka) until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from smartcourse.settings import Settings
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for chatty in ("httpx", "httpx2", "httpcore", "httpcore2"):  # one line per registry call
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def relay(
+    name: Annotated[str, typer.Option(help="Checkpoint name; one active relay per name.")] = (
+        "kafka-relay"),
+    topic_prefix: Annotated[str, typer.Option(help="Topics are PREFIX.<aggregate type>.")] = (
+        "smartcourse"),
+    batch_size: Annotated[int, typer.Option(min=1)] = 2_000,
+    from_position: Annotated[int, typer.Option(
+        help="Where a relay without a checkpoint starts: after this global position.")] = 0,
+    partitions: Annotated[int, typer.Option(
+        min=1, envvar="SMARTCOURSE_RELAY_PARTITIONS", help="For topics created at start.")] = 6,
+    replication_factor: Annotated[int, typer.Option(
+        min=1, envvar="SMARTCOURSE_RELAY_REPLICATION_FACTOR",
+        help="For topics created at start (the local broker has one node).")] = 1,
+    poll_interval: Annotated[float, typer.Option(
+        help="Seconds between polls when no NOTIFY arrives.")] = 1.0,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Prometheus port (default: settings.relay_metrics_port; 0: none).")] = None,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Publish every event of the store to Kafka, in the store's order, at least once."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+    from prometheus_client import start_http_server
+    from psycopg import Error as PostgresError
+
+    from commands.adapters.relay import Relay, RelayConfig
+
+    _configure_logging(log_level)
+    settings = Settings()
+    runner = Relay(settings, RelayConfig(
+        name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
+        partitions=partitions, replication_factor=replication_factor,
+        poll_interval=poll_interval,
+    ))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runner.stop())
+    port = settings.relay_metrics_port if metrics_port is None else metrics_port
+    if port:
+        start_http_server(port, addr=settings.host)
+    try:
+        runner.run()
+    except (PostgresError, KafkaException, SchemaRegistryError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        typer.echo(f"error: relay: {reason}", err=True)
+        raise typer.Exit(1) from error

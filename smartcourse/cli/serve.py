@@ -1,0 +1,24 @@
+"""`smartcourse command-api`: serve the command API with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from smartcourse.settings import Settings
+
+
+def command_api(
+    workers: Annotated[int | None, typer.Option(help="Processes (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Serve the command API (writes) on the loopback host."""
+    settings = Settings()
+    uvicorn.run(
+        "commands.api.app:create_app", factory=True, host=settings.host,
+        port=port or settings.command_api_port,
+        workers=workers or settings.command_api_workers,
+        access_log=False, log_level="warning", loop="uvloop", http="httptools",
+    )
