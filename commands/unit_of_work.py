@@ -1,12 +1,19 @@
 """Unit of work: loads aggregates, tracks what a command changed, commits it atomically.
 
-Aggregates come from a per-process cache of committed state, caught up from the store on
-each load; a command works on forks, so a failed or conflicting command leaves the cache
-untouched. `run_command` retries a command that lost an optimistic-concurrency race.
+Aggregates come from a per-process cache. A command works on forks, so a failed command
+leaves the cache untouched. When a command is submitted, its new state goes into the cache
+at once, marked pending: the next command on the same aggregate builds on it instead of
+waiting for the commit (or losing a race to it). The event store writes commits in
+submission order and checks, in the same transaction, that every aggregate a command read
+or wrote is still at the version it saw; if a predecessor failed, its dependants fail that
+check too and are retried on fresh state. Commands are therefore serializable, and other
+processes writing the same aggregates are caught by the same check.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,24 +23,25 @@ from uuid import UUID
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, Metadata, NewEvent, StreamAppend
 from commands.domain.base import AggregateRoot
-from commands.domain.errors import ConcurrencyConflict, NotFound
+from commands.domain.errors import ConcurrencyConflict, NotFound, SmartCourseError
 from commands.domain.ids import event_id
 
 A = TypeVar("A", bound=AggregateRoot)
 R = TypeVar("R")
-MAX_ATTEMPTS = 50  # enough for 50 writers racing on one aggregate
+MAX_ATTEMPTS = 50
 
 
 @dataclass
 class Cached:
     aggregate: AggregateRoot
-    position: int  # global position of its last event: the consistency token
+    position: int  # global position of its last event (0 while pending)
+    pending: asyncio.Future[int] | None = None  # the commit that will make it true
 
 
 class AggregateCache:
-    """Committed aggregates by id, least recently used evicted first."""
+    """Aggregates by id, least recently used evicted first."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._items: OrderedDict[UUID, Cached] = OrderedDict()
 
@@ -49,6 +57,9 @@ class AggregateCache:
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
 
+    def evict(self, aggregate_id: UUID) -> None:
+        self._items.pop(aggregate_id, None)
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -60,23 +71,25 @@ class CommandResult:
 
 
 class UnitOfWork:
-    def __init__(self, store: EventStore, cache: AggregateCache, metadata: Metadata) -> None:
+    def __init__(self, store: EventStore, cache: AggregateCache, metadata: Metadata,
+                 refresh: bool = False) -> None:
         self.store = store
         self.cache = cache
         self.metadata = metadata
-        self._tracked: dict[UUID, tuple[AggregateRoot, int]] = {}  # fork, version at load
+        self.refresh = refresh  # catch up from the store (after a lost race)
+        self._tracked: dict[UUID, tuple[AggregateRoot, int, Cached | None]] = {}
 
     async def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self._tracked:
-            return self._tracked[aggregate_id][0]  # type: ignore[return-value]
-        cached = await self._load(aggregate_id)
-        if cached is None:
+            found = self._tracked[aggregate_id][0]
+            return found if isinstance(found, cls) else None
+        entry = await self._load(aggregate_id)
+        if entry is None:
+            self._tracked[aggregate_id] = _ABSENT
             return None
-        if not isinstance(cached.aggregate, cls):
-            return None
-        fork = cached.aggregate.fork()
-        self._tracked[aggregate_id] = (fork, fork.version)
-        return fork
+        fork = entry.aggregate.fork()
+        self._tracked[aggregate_id] = (fork, fork.version, entry)
+        return fork if isinstance(fork, cls) else None
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A:
         found = await self.find(cls, aggregate_id)
@@ -85,18 +98,17 @@ class UnitOfWork:
         return found
 
     def add(self, aggregate: AggregateRoot) -> None:
-        self._tracked[aggregate.id] = (aggregate, 0)
-
-    def position_of(self, aggregate_id: UUID) -> int:
-        cached = self.cache.get(aggregate_id)
-        return cached.position if cached else 0
+        self._tracked.pop(aggregate.id, None)  # new aggregates' events follow the others'
+        self._tracked[aggregate.id] = (aggregate, 0, None)
 
     async def commit(self, primary: AggregateRoot) -> CommandResult:
         """Append every tracked aggregate's new events in one transaction."""
-        streams = []
-        for aggregate, loaded_version in self._tracked.values():
-            pending = aggregate.collect_events()
+        streams: list[StreamAppend] = []
+        reads: dict[UUID, int] = {}
+        for aggregate_id, (aggregate, loaded_version, _) in self._tracked.items():
+            pending = aggregate.collect_events() if aggregate is not None else []
             if not pending:
+                reads[aggregate_id] = loaded_version
                 continue
             streams.append(StreamAppend(
                 aggregate_type=aggregate.type_name,
@@ -115,31 +127,69 @@ class UnitOfWork:
             ))
         state = getattr(primary, "state", None) or getattr(primary, "status", None)
         if not streams:
-            return CommandResult(primary.id, self.position_of(primary.id),
-                                 self.metadata.correlation_id, changed=False, state=state)
-        position = await self.store.append(streams, self.metadata)
-        for aggregate, _ in self._tracked.values():
-            if any(s.aggregate_id == aggregate.id for s in streams):
-                self.cache.put(aggregate.id, Cached(aggregate.fork(), position))
+            position = await self._settled_position(primary.id)
+            return CommandResult(primary.id, position, self.metadata.correlation_id,
+                                 changed=False, state=state)
+
+        done = self.store.submit(streams, self.metadata, reads)
+        ours = {}
+        for stream in streams:
+            ours[stream.aggregate_id] = Cached(self._tracked[stream.aggregate_id][0].fork(), 0,
+                                               pending=done)
+            self.cache.put(stream.aggregate_id, ours[stream.aggregate_id])
+        try:
+            position = await asyncio.shield(done)
+        except BaseException:
+            for aggregate_id, entry in ours.items():
+                if self.cache.get(aggregate_id) is entry:
+                    self.cache.evict(aggregate_id)  # never let a failed state be built on
+            raise
+        for entry in ours.values():
+            entry.position, entry.pending = position, None
         return CommandResult(primary.id, position, self.metadata.correlation_id, changed=True,
                              state=state)
 
+    async def _settled_position(self, aggregate_id: UUID) -> int:
+        """For a no-op: whatever the command read must really be committed."""
+        for _, _, entry in self._tracked.values():
+            if entry is not None and entry.pending is not None:
+                try:
+                    await asyncio.shield(entry.pending)
+                except Exception:
+                    raise ConcurrencyConflict("a state this command read was not committed",
+                                              "concurrency_conflict") from None
+        tracked = self._tracked.get(aggregate_id)
+        entry = tracked[2] if tracked else None
+        if entry is None:
+            return 0
+        return entry.position or (entry.pending.result() if entry.pending else 0)
+
     async def _load(self, aggregate_id: UUID) -> Cached | None:
-        """Committed state: the cached copy caught up with whatever the store has beyond it."""
-        cached = self.cache.get(aggregate_id)
-        after = cached.aggregate.version if cached else 0
+        entry = self.cache.get(aggregate_id)
+        if entry is not None and not self.refresh:
+            return entry
+        if entry is not None and entry.pending is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(entry.pending)
+            entry = self.cache.get(aggregate_id)
+        after = entry.aggregate.version if entry is not None else 0
         newer = await self.store.load(aggregate_id, after_version=after)
         if not newer:
-            return cached
-        aggregate = cached.aggregate.fork() if cached else None
+            return entry
+        aggregate = entry.aggregate.fork() if entry is not None else None
         for stored in newer:
             event = decode_event(stored.event_type, stored.aggregate_id, stored.version,
                                  stored.occurred_at, stored.payload)
             aggregate = event.mutate(aggregate)
         assert aggregate is not None
-        item = Cached(aggregate, newer[-1].position)
-        self.cache.put(aggregate_id, item)
-        return item
+        current = self.cache.get(aggregate_id)
+        fresh = Cached(aggregate, newer[-1].position)
+        if current is None or current.aggregate.version <= aggregate.version:
+            self.cache.put(aggregate_id, fresh)
+        return fresh
+
+
+_ABSENT: tuple[None, int, None] = (None, 0, None)  # type: ignore[assignment]
 
 
 async def run_command(
@@ -148,11 +198,19 @@ async def run_command(
     cache: AggregateCache,
     metadata: Metadata,
 ) -> R:
-    """Run a handler in a fresh unit of work, again while it loses concurrency races."""
+    """Run a handler in a fresh unit of work, again (on fresh state) while it loses races.
+
+    A refusal is only final when made on fresh state: cached state may lag behind another
+    process, or include a pending commit that then fails.
+    """
     for attempt in range(MAX_ATTEMPTS):
+        refresh = attempt > 0
         try:
-            return await handler(UnitOfWork(store, cache, metadata))
+            return await handler(UnitOfWork(store, cache, metadata, refresh=refresh))
         except ConcurrencyConflict:
             if attempt == MAX_ATTEMPTS - 1:
+                raise
+        except SmartCourseError:
+            if refresh:
                 raise
     raise AssertionError("unreachable")

@@ -183,17 +183,29 @@ def stop(service: Service) -> bool:
         service.pid_file.unlink(missing_ok=True)
         return False
     proc.send_signal(service.stop_signal)
-    try:
-        proc.wait(timeout=STOP_GRACE_SECONDS)
-    except psutil.TimeoutExpired:
+    if not _wait_gone(proc, STOP_GRACE_SECONDS):
         for p in [proc, *proc.children(recursive=True)]:
             try:
                 p.send_signal(signal.SIGKILL)
             except psutil.Error:
                 continue
-        proc.wait(timeout=10)
+        _wait_gone(proc, 10)
     service.pid_file.unlink(missing_ok=True)
     return True
+
+
+def _wait_gone(proc: psutil.Process, timeout: float) -> bool:
+    """Wait until the process has exited. A zombie counts as gone: a service started by an
+    earlier CLI run is not our child, and its new parent may reap it only seconds later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(POLL_SECONDS / 5)
+    return False
 
 
 def purge(service: Service) -> None:

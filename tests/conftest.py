@@ -32,7 +32,7 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def command_api(stack: Settings, server_logs: Path) -> Iterator[str]:
     """The command API as a real uvicorn process; yields its base URL."""
-    from tests.support.servers import serve
+    from smartcourse.local_servers import serve
 
     with serve("command-api", stack, server_logs) as base_url:
         yield base_url

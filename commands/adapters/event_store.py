@@ -11,7 +11,8 @@ delay is added: at low load a batch is a single commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -20,7 +21,6 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from commands.domain.errors import ConcurrencyConflict
@@ -58,10 +58,12 @@ class Metadata:
 
 @dataclass
 class Commit:
-    """All appends of one command: they succeed or fail together."""
+    """All appends of one command: they succeed or fail together, and only if every
+    aggregate the command read is still at the version it read (serializable commands)."""
 
     streams: Sequence[StreamAppend]
     metadata: Metadata
+    reads: Mapping[UUID, int]
     done: asyncio.Future[int] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -87,6 +89,23 @@ COLUMNS = (
     "position, event_id, aggregate_type, aggregate_id, version, event_type, schema_version,"
     " payload, occurred_at, actor, correlation_id, causation_id"
 )
+
+
+# One statement for the whole batch: rows travel as one JSON document (cheaper to send than
+# a dozen typed arrays), and the notification that wakes the relay rides along.
+INSERT_ROWS = f"""
+WITH appended AS (
+    INSERT INTO event_store.events ({COLUMNS})
+    SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, 1, payload,
+           occurred_at, actor, correlation_id, causation_id
+    FROM jsonb_to_recordset(%s::jsonb) AS r(
+        position bigint, event_id uuid, aggregate_type text, aggregate_id uuid, version int,
+        event_type text, payload jsonb, occurred_at timestamptz, actor text,
+        correlation_id uuid, causation_id uuid)
+    RETURNING 1
+)
+SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
+"""
 
 
 def schema_sql() -> str:
@@ -122,17 +141,25 @@ class EventStore:
             return row[0]
 
     # -- writing ---------------------------------------------------------------------------
-    async def append(self, streams: Sequence[StreamAppend], metadata: Metadata) -> int:
+    async def append(self, streams: Sequence[StreamAppend], metadata: Metadata,
+                     reads: Mapping[UUID, int] | None = None) -> int:
         """Append atomically; returns the global position of the last event written.
 
-        Raises ConcurrencyConflict if any stream moved past its expected version.
+        Raises ConcurrencyConflict if any stream, or any aggregate in `reads` (id -> the
+        version the command saw), is no longer at the version expected.
         """
+        return await self.submit(streams, metadata, reads)
+
+    def submit(self, streams: Sequence[StreamAppend], metadata: Metadata,
+               reads: Mapping[UUID, int] | None = None) -> asyncio.Future[int]:
+        """Queue a commit now and return its outcome as a future. Commits are written in
+        the order they were submitted, so a command may build on a submitted one."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_batches(), name="event-store-writer")
-        commit = Commit(streams, metadata)
-        await self._queue.put(commit)
-        return await commit.done
+        commit = Commit(streams, metadata, reads or {})
+        self._queue.put_nowait(commit)
+        return commit.done
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -151,14 +178,14 @@ class EventStore:
                 await self._commit_batch(batch)
             except Exception as error:  # noqa: BLE001 - every waiter must hear of the failure
                 for commit in batch:
-                    if not commit.done.done():
-                        commit.done.set_exception(error)
+                    _settle(commit, error=error)
 
     async def _commit_batch(self, batch: list[Commit]) -> None:
         accepted: list[tuple[Commit, int]] = []
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
-            ids = list({s.aggregate_id for c in batch for s in c.streams})
+            ids = list({s.aggregate_id for c in batch for s in c.streams}
+                       | {r for c in batch for r in c.reads})
             cur = await conn.execute(
                 "SELECT aggregate_id, max(version) FROM event_store.events"
                 " WHERE aggregate_id = ANY(%s) GROUP BY aggregate_id", [ids])
@@ -166,11 +193,12 @@ class EventStore:
             row = await (await conn.execute(
                 "SELECT coalesce(max(position), 0) FROM event_store.events")).fetchone()
             position = row[0]
-            rows: list[tuple[Any, ...]] = []
+            rows: list[dict[str, Any]] = []
             for commit in batch:
                 if any(versions.get(s.aggregate_id, 0) != s.expected_version
-                       for s in commit.streams):
-                    commit.done.set_exception(ConcurrencyConflict(
+                       for s in commit.streams) or any(
+                        versions.get(r, 0) != v for r, v in commit.reads.items()):
+                    _settle(commit, error=ConcurrencyConflict(
                         "the aggregate changed meanwhile; reload and retry",
                         "concurrency_conflict"))
                     continue
@@ -179,25 +207,28 @@ class EventStore:
                     versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
                     for event in stream.events:
                         position += 1
-                        rows.append((
-                            position, event.event_id, stream.aggregate_type, stream.aggregate_id,
-                            event.version, event.event_type, 1, Jsonb(event.payload),
-                            event.occurred_at, meta.actor, meta.correlation_id, meta.causation_id,
-                        ))
+                        rows.append({
+                            "position": position, "event_id": str(event.event_id),
+                            "aggregate_type": stream.aggregate_type,
+                            "aggregate_id": str(stream.aggregate_id), "version": event.version,
+                            "event_type": event.event_type, "payload": event.payload,
+                            "occurred_at": event.occurred_at.isoformat(), "actor": meta.actor,
+                            "correlation_id": str(meta.correlation_id),
+                            "causation_id": str(meta.causation_id) if meta.causation_id else None,
+                        })
                 accepted.append((commit, position))
             if rows:
-                await _insert(conn, rows)
-                await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+                await conn.execute(INSERT_ROWS, [json.dumps(rows)])
         for commit, last_position in accepted:
-            commit.done.set_result(last_position)
+            _settle(commit, position=last_position)
 
 
-async def _insert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        f"INSERT INTO event_store.events ({COLUMNS})"
-        " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::uuid[], %s::int[],"
-        " %s::text[], %s::int[], %s::jsonb[], %s::timestamptz[], %s::text[], %s::uuid[],"
-        " %s::uuid[])",
-        [list(col) for col in columns],
-    )
+def _settle(commit: Commit, position: int | None = None,
+            error: BaseException | None = None) -> None:
+    """Tell the waiter; it may have gone (a cancelled request), and that must not stop us."""
+    if commit.done.done():
+        return
+    if error is not None:
+        commit.done.set_exception(error)
+    else:
+        commit.done.set_result(position)

@@ -1,14 +1,16 @@
 """The outbox relay: follows the event store's global order and publishes each event to Kafka.
 
-Why it can never skip or reorder: appends hold one advisory lock from position assignment to
+Why it never skips or reorders: appends hold one advisory lock from position assignment to
 commit, so positions are gap-free and become visible in order; the relay reads
-`position > checkpoint ORDER BY position`. Why it never loses an event: the checkpoint moves
-only after Kafka confirmed delivery of the whole batch (acks=all, idempotent producer with the
-gapless guarantee), so a crash at any point re-sends from the last checkpoint: at-least-once,
-in per-aggregate order, and consumers drop duplicates by event id or aggregate version.
+`position > last ORDER BY position`. Why it never loses an event: its checkpoint moves past a
+batch only once Kafka confirmed every message of it (acks=all, idempotent producer, no
+message timeout, the gapless guarantee), so a crash at any point re-sends from the checkpoint:
+at-least-once, in per-aggregate order. Consumers apply an aggregate's events by version
+(last + 1), which makes the repeats harmless.
 
-One relay per name is active at a time (a session advisory lock); a second one waits as a
-standby and takes over when the first one's connection ends.
+Batches are pipelined: the next one is read and produced while Kafka acknowledges the one
+before, and checkpoints still move strictly in order. One relay per name is active at a time
+(a session advisory lock); another waits as a standby and takes over when its connection ends.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import logging
 import threading
 import time
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -28,15 +31,19 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from prometheus_client import Counter, Gauge, Histogram
 
-from commands.adapters.avro_contracts import ContractError, EventEncoder, topic_name
-from commands.adapters.event_store import COLUMNS, NOTIFY_CHANNEL, StoredEvent
+from commands.adapters.avro_contracts import (
+    ContractError,
+    EventEncoder,
+    build_record,
+    topic_name,
+)
+from commands.adapters.event_store import NOTIFY_CHANNEL
 from commands.domain.registry import AGGREGATES
 from smartcourse.settings import Settings
 
 log = logging.getLogger("smartcourse.relay")
 
 RELAY_LOCK = 7_201_002  # with hashtext(name): the key of the one-active-relay-per-name lock
-DEFAULT_NAME = "kafka-relay"
 
 RELAYED = Counter("smartcourse_relay_events_total",
                   "Events whose delivery to Kafka was confirmed", ["relay", "topic"])
@@ -48,25 +55,26 @@ LAG = Gauge("smartcourse_relay_lag_events",
 CHECKPOINT = Gauge("smartcourse_relay_checkpoint_position",
                    "Global position up to which Kafka has every event", ["relay"])
 BATCH_SECONDS = Histogram("smartcourse_relay_batch_seconds",
-                          "Time to read, publish and confirm one batch", ["relay"],
+                          "From reading a batch to Kafka confirming all of it", ["relay"],
                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                    2.5, 5, 10))
 
 
 @dataclass(frozen=True)
 class RelayConfig:
-    name: str = DEFAULT_NAME  # the checkpoint row and the leadership lock
+    name: str = "kafka-relay"  # the checkpoint row and the leadership lock
     topic_prefix: str = "smartcourse"
     batch_size: int = 2_000
+    max_in_flight: int = 2  # batches produced but not yet confirmed
     poll_interval: float = 1.0  # seconds: the fallback if a NOTIFY is missed
     start_after: int = 0  # where a relay without a checkpoint starts
     partitions: int = 6
     replication_factor: int = 1
     linger_ms: int = 5
     compression: str = "lz4"
-    flush_timeout: float = 330.0  # above librdkafka's delivery.timeout.ms (300 s)
+    stop_grace: float = 30.0  # on stop, how long to wait for Kafka to confirm what is in flight
     retry_backoff: float = 2.0
-    gap_timeout: float = 10.0  # how long a hole in the positions is waited for (see _contiguous)
+    gap_timeout: float = 10.0  # how long a hole in the positions is waited for (_contiguous)
     producer_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,26 +86,66 @@ class RelayConfig:
 
 
 class DeliveryFailed(Exception):
-    """Kafka did not confirm a batch; it is sent again from the checkpoint."""
+    """Kafka refused a message; everything after the checkpoint is sent again."""
+
+
+class Row(NamedTuple):
+    """One stored event as the relay reads it: ids as text and the time in microseconds, the
+    forms the Avro writer stores (parsing them into objects and back costs more than Avro)."""
+
+    position: int
+    event_id: str
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    event_type: str
+    schema_version: int
+    payload: str  # JSON
+    occurred_at_us: int
+    actor: str | None
+    correlation_id: str
+    causation_id: str | None
+
+
+FETCH = (
+    "SELECT position, event_id::text, aggregate_type, aggregate_id::text, version, event_type,"
+    " schema_version, payload::text, (extract(epoch FROM occurred_at) * 1000000)::bigint,"
+    " actor, correlation_id::text, causation_id::text"
+    " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
+)
+
+
+@dataclass
+class _Batch:
+    """Messages handed to the producer; confirmed when `outstanding` reaches 0."""
+
+    last_position: int
+    outstanding: int
+    started: float
+    topics: Tally[str] = field(default_factory=Tally)
+    failures: list[KafkaError] = field(default_factory=list)
+
+    def on_delivery(self, error: KafkaError | None, _message: Any) -> None:
+        self.outstanding -= 1  # called on the relay's thread, from poll() or flush()
+        if error is not None:
+            self.failures.append(error)
 
 
 class Relay:
     def __init__(self, settings: Settings, config: RelayConfig | None = None) -> None:
         self.settings = settings
         self.config = config or RelayConfig()
-        self.position = 0  # everything up to here is confirmed in Kafka
+        self.position = 0  # the checkpoint: Kafka has every event up to here
         self._stopping = threading.Event()
         self._gap_since: float | None = None
         self._encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
-        self._totals: Tally[str] = Tally()
 
     def stop(self) -> None:
-        """Finish the batch in flight, record it, and return from `run`."""
+        """Finish what is in flight, record it, and return from `run`."""
         self._stopping.set()
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, ready: Callable[[], None] | None = None) -> None:
-        name = self.config.name
         with psycopg.connect(self.settings.pg_dsn, autocommit=True) as conn:
             if not self._await_leadership(conn):
                 return
@@ -107,27 +155,44 @@ class Relay:
             self.position = self._load_checkpoint(conn)
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             producer = self._producer()
-            log.info("relay started", extra={"relay": name, "position": self.position})
+            producer.list_topics(timeout=30)  # connected before the first batch
+            log.info("relay started", extra={"relay": self.config.name,
+                                              "position": self.position})
             if ready is not None:
                 ready()
-            last_report = time.monotonic()
-            while not self._stopping.is_set():
-                try:
-                    relayed = self._relay_batch(conn, producer)
-                except DeliveryFailed as error:
-                    log.error("delivery failed; resending from the checkpoint",
-                              extra={"relay": name, "position": self.position,
-                                     "reason": str(error)})
-                    producer = self._producer()  # a fresh idempotent session
-                    self._stopping.wait(self.config.retry_backoff)
-                    continue
-                if relayed < self.config.batch_size:
+            while not self._relay(conn, producer):
+                self._stopping.wait(self.config.retry_backoff)
+                producer = self._producer()  # a fresh idempotent session
+            log.info("relay stopped", extra={"relay": self.config.name,
+                                              "position": self.position})
+
+    def _relay(self, conn: psycopg.Connection, producer: Producer) -> bool:
+        """Relay until stopped (True) or until Kafka refuses a message (False)."""
+        in_flight: deque[_Batch] = deque()
+        after = self.position
+        try:
+            while True:
+                stopping = self._stopping.is_set()
+                rows = [] if stopping else self._fetch(conn, after)
+                if rows:
+                    in_flight.append(self._send(producer, rows))
+                    after = rows[-1].position
+                caught_up = len(rows) < self.config.batch_size
+                # Caught up: confirm everything now, for latency; else keep the pipe full.
+                keep = 0 if caught_up else self.config.max_in_flight - 1
+                self._settle(conn, producer, in_flight, keep)
+                if self._stopping.is_set():
+                    return True
+                if caught_up:
                     self._wait_for_append(conn)
-                if time.monotonic() - last_report >= 10:
-                    last_report = time.monotonic()
-                    log.info("relay progress", extra={"relay": name, "position": self.position,
-                                                      "relayed": dict(self._totals)})
-            log.info("relay stopped", extra={"relay": name, "position": self.position})
+        except DeliveryFailed as error:
+            log.error("delivery failed; sending again from the checkpoint",
+                      extra={"relay": self.config.name, "position": self.position,
+                             "reason": str(error)})
+            # Nothing of the old session may land after the resend: drop what it still holds.
+            producer.purge()
+            producer.flush(0)
+            return False
 
     def _await_leadership(self, conn: psycopg.Connection) -> bool:
         announced = False
@@ -144,90 +209,65 @@ class Relay:
         return False
 
     def _wait_for_append(self, conn: psycopg.Connection) -> None:
-        """Until the store NOTIFYs an append, the poll interval passes, or stop is asked."""
+        """Until the store NOTIFYs an append or the poll interval passes.
+
+        NOTIFYs that came while the relay was busy are all taken at once (one fetch covers
+        them), so a backlog of them costs one query, not one each.
+        """
+        if sum(1 for _ in conn.notifies(timeout=0)):
+            return
         for _ in conn.notifies(timeout=self.config.poll_interval, stop_after=1):
             pass
 
-    # -- one batch ---------------------------------------------------------------------------
-    def _relay_batch(self, conn: psycopg.Connection, producer: Producer) -> int:
-        started = time.perf_counter()
-        events = self._fetch(conn)
-        if not events:
-            self._update_lag(conn)
-            return 0
-        failures: list[KafkaError] = []
+    # -- batches -----------------------------------------------------------------------------
+    def _fetch(self, conn: psycopg.Connection, after: int) -> list[Row]:
+        rows = conn.execute(FETCH, [after, self.config.batch_size]).fetchall()
+        return self._contiguous(after, [Row(*row) for row in rows])
 
-        def on_delivery(error: KafkaError | None, _message: Any) -> None:
-            if error is not None:
-                failures.append(error)
-
-        topics: Tally[str] = Tally()
-        for event in events:
-            topic = self._publish(producer, event, on_delivery)
-            topics[topic] += 1
-        remaining = producer.flush(self.config.flush_timeout)
-        if remaining or failures:
-            raise DeliveryFailed(f"{len(failures)} failed, {remaining} unconfirmed: "
-                                 f"{failures[0] if failures else 'flush timed out'}")
-        # Only now, with every message of the batch confirmed, may the checkpoint move.
-        self._save_checkpoint(conn, events[-1].position)
-        for topic, count in topics.items():
-            RELAYED.labels(self.config.name, topic).inc(count)
-        self._totals.update(topics)
-        self._update_lag(conn)
-        seconds = time.perf_counter() - started
-        BATCH_SECONDS.labels(self.config.name).observe(seconds)
-        log.debug("batch relayed", extra={"relay": self.config.name, "events": len(events),
-                                          "position": self.position, "seconds": seconds})
-        return len(events)
-
-    def _fetch(self, conn: psycopg.Connection) -> list[StoredEvent]:
-        rows = conn.execute(
-            f"SELECT {COLUMNS} FROM event_store.events WHERE position > %s"
-            " ORDER BY position LIMIT %s",
-            [self.position, self.config.batch_size],
-        ).fetchall()
-        return self._contiguous([StoredEvent(*row) for row in rows])
-
-    def _contiguous(self, events: list[StoredEvent]) -> list[StoredEvent]:
-        """The batch up to its first hole in the positions.
+    def _contiguous(self, after: int, rows: list[Row]) -> list[Row]:
+        """The rows up to the first hole in their positions.
 
         The store's lock makes holes impossible; this guards the invariant should a writer
         ever bypass it: a hole may be a transaction still to commit, so it is waited for, and
         only skipped (loudly) after `gap_timeout`.
         """
-        if events and events[0].position != self.position + 1:
+        if rows and rows[0].position != after + 1:
             now = time.monotonic()
             self._gap_since = self._gap_since or now
             if now - self._gap_since < self.config.gap_timeout:
                 return []
             log.error("skipping a hole in the event store's positions",
-                      extra={"relay": self.config.name, "missing_from": self.position + 1,
-                             "missing_to": events[0].position - 1})
-            self.position = events[0].position - 1
+                      extra={"relay": self.config.name, "missing_from": after + 1,
+                             "missing_to": rows[0].position - 1})
         self._gap_since = None
-        for index in range(1, len(events)):
-            if events[index].position != events[index - 1].position + 1:
-                return events[:index]
-        return events
+        for index in range(1, len(rows)):
+            if rows[index].position != rows[index - 1].position + 1:
+                return rows[:index]
+        return rows
 
-    def _publish(self, producer: Producer, event: StoredEvent,
+    def _send(self, producer: Producer, rows: list[Row]) -> _Batch:
+        batch = _Batch(rows[-1].position, len(rows), time.perf_counter())
+        for row in rows:
+            batch.topics[self._publish(producer, row, batch.on_delivery)] += 1
+        producer.poll(0)  # serve the delivery reports that are already in
+        return batch
+
+    def _publish(self, producer: Producer, row: Row,
                  on_delivery: Callable[[KafkaError | None, Any], None]) -> str:
-        topic = topic_name(event.aggregate_type, self.config.topic_prefix)
-        headers = [("event_id", str(event.event_id).encode()),
-                   ("event_type", event.event_type.encode()),
-                   ("correlation_id", str(event.correlation_id).encode())]
+        topic = topic_name(row.aggregate_type, self.config.topic_prefix)
+        headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
+                   ("correlation_id", row.correlation_id.encode())]
         try:
-            value = self._encoder.encode(event, topic)
+            value = self._encoder.encode_record(row.event_type, avro_record(row), topic)
         except ContractError as error:
-            topic, value = self.config.dead_letter_topic, _dead_letter(event, str(error))
+            topic, value = self.config.dead_letter_topic, _dead_letter(row, str(error))
             headers.append(("reason", str(error).encode()))
             DEAD_LETTERS.labels(self.config.name).inc()
             log.error("event does not fit its contract; sent to the dead-letter topic",
-                      extra={"relay": self.config.name, "event_id": str(event.event_id),
-                             "correlation_id": str(event.correlation_id),
-                             "position": event.position, "reason": str(error)})
-        key = str(event.aggregate_id).encode()
+                      extra={"relay": self.config.name, "event_id": row.event_id,
+                             "correlation_id": row.correlation_id, "position": row.position,
+                             "reason": str(error)})
+        key = row.aggregate_id.encode()
         while True:
             try:
                 producer.produce(topic, value=value, key=key, headers=headers,
@@ -235,6 +275,45 @@ class Relay:
                 return topic
             except BufferError:  # the local queue is full: let deliveries drain it
                 producer.poll(0.05)
+
+    def _settle(self, conn: psycopg.Connection, producer: Producer, in_flight: deque[_Batch],
+                keep: int) -> None:
+        """Wait until at most `keep` batches are unconfirmed (none once stop is asked),
+        recording the confirmed batches at the head, in order. Stopping gives up after
+        `stop_grace`: what is not confirmed then is not recorded, so it is sent again."""
+        stop_seen: float | None = None
+        warned = time.monotonic()
+        while True:
+            confirmed = None
+            while in_flight and in_flight[0].outstanding == 0:
+                batch = in_flight.popleft()
+                if batch.failures:
+                    raise DeliveryFailed(f"{len(batch.failures)} refused: {batch.failures[0]}")
+                confirmed = batch
+                self._count(batch)
+            if confirmed is not None:
+                # Only now, with every message up to it confirmed, may the checkpoint move.
+                self._save_checkpoint(conn, confirmed.last_position)
+                self._update_lag(conn)
+            now = time.monotonic()
+            if self._stopping.is_set():
+                keep, stop_seen = 0, stop_seen or now
+            if len(in_flight) <= keep:
+                return
+            if stop_seen is not None and now - stop_seen > self.config.stop_grace:
+                log.warning("stopping with unconfirmed messages; they will be sent again",
+                            extra={"relay": self.config.name, "position": self.position})
+                return
+            if now - warned > 10:
+                warned = now
+                log.warning("waiting for Kafka to confirm", extra={
+                    "relay": self.config.name, "position": self.position})
+            producer.poll(0.05)
+
+    def _count(self, batch: _Batch) -> None:
+        for topic, count in batch.topics.items():
+            RELAYED.labels(self.config.name, topic).inc(count)
+        BATCH_SECONDS.labels(self.config.name).observe(time.perf_counter() - batch.started)
 
     # -- state -------------------------------------------------------------------------------
     def _load_checkpoint(self, conn: psycopg.Connection) -> int:
@@ -259,43 +338,49 @@ class Relay:
         LAG.labels(self.config.name).set(max(0, (row[0] if row else 0) - self.position))
 
     def _producer(self) -> Producer:
-        config = {
+        return Producer({
             "bootstrap.servers": self.settings.kafka_bootstrap,
             "client.id": f"smartcourse-relay-{self.config.name}",
             "enable.idempotence": True,
             "acks": "all",
-            # Any failure that could leave a hole in a partition stops the producer instead,
-            # so a resend from the checkpoint never lands after a later event of the aggregate.
+            # Never give up on a message (Kafka down means waiting, not failing), and stop
+            # the producer on any failure that could leave a hole in a partition, so a resend
+            # from the checkpoint never lands after a later event of the same aggregate.
+            "message.timeout.ms": 0,
             "enable.gapless.guarantee": True,
             "linger.ms": self.config.linger_ms,
             "compression.type": self.config.compression,
             "partitioner": "murmur2_random",  # the Java and aiokafka clients' partitioning
-            "queue.buffering.max.messages": max(100_000, 2 * self.config.batch_size),
+            "queue.buffering.max.messages": max(100_000,
+                                                 2 * self.config.max_in_flight
+                                                 * self.config.batch_size),
             "error_cb": _log_kafka_error,
             "logger": log,  # librdkafka's own log lines, as structured records
             **self.config.producer_overrides,
-        }
-        return Producer(config)
+        })
 
 
 def _log_kafka_error(error: KafkaError) -> None:
     log.warning("kafka client error", extra={"reason": str(error), "fatal": error.fatal()})
 
 
-def _dead_letter(event: StoredEvent, reason: str) -> bytes:
+def avro_record(row: Row) -> dict[str, Any]:
+    """The Avro record of a row, checked against its contract (ContractError if it does not fit)."""
+    envelope = {
+        "event_id": row.event_id, "event_type": row.event_type,
+        "aggregate_type": row.aggregate_type, "aggregate_id": row.aggregate_id,
+        "aggregate_version": row.version, "position": row.position,
+        "occurred_at": row.occurred_at_us, "actor": row.actor,
+        "correlation_id": row.correlation_id, "causation_id": row.causation_id,
+        "schema_version": row.schema_version,
+    }
+    return build_record(row.event_type, envelope, json.loads(row.payload))
+
+
+def _dead_letter(row: Row, reason: str) -> bytes:
     """The event as JSON with the reason: enough to inspect it and relay it again later."""
-    return json.dumps({
-        "reason": reason,
-        "event": {
-            "position": event.position, "event_id": str(event.event_id),
-            "event_type": event.event_type, "aggregate_type": event.aggregate_type,
-            "aggregate_id": str(event.aggregate_id), "version": event.version,
-            "schema_version": event.schema_version, "payload": event.payload,
-            "occurred_at": event.occurred_at.isoformat(), "actor": event.actor,
-            "correlation_id": str(event.correlation_id),
-            "causation_id": None if event.causation_id is None else str(event.causation_id),
-        },
-    }).encode()
+    event = {**row._asdict(), "payload": json.loads(row.payload)}
+    return json.dumps({"reason": reason, "event": event}).encode()
 
 
 def ensure_topics(bootstrap: str, topics: list[str], partitions: int,

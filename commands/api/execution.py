@@ -122,7 +122,7 @@ class CommandRunner:
         })
 
 
-def command_runner(request: Request, actor: CurrentActor) -> CommandRunner:
+async def command_runner(request: Request, actor: CurrentActor) -> CommandRunner:
     return CommandRunner(request, actor)
 
 

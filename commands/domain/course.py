@@ -43,6 +43,7 @@ class Course(AggregateRoot):
         self.module_titles: dict[UUID, str] = {}
         self.lessons: dict[UUID, dict[str, Any]] = {}
         self.content_version = 0  # bumped by each publish of changed content
+        self.ready_version = 0  # the content version last made ready (searchable)
         self.content_changed = True  # edits since the last publish
         self.workflow_id: UUID | None = None
         self.seats: frozenset[UUID] = frozenset()  # enrollment ids holding a seat
@@ -109,10 +110,10 @@ class Course(AggregateRoot):
         self._check_editable()
         if module_id in self.modules:
             raise Conflict("the module already exists", "course.module_exists")
-        self._add_module(module_id=module_id, title=title, position=len(self.modules))
+        self._add_module(module_id=module_id, title=title, index=len(self.modules))
 
     @event("ModuleAdded")
-    def _add_module(self, module_id: UUID, title: str, position: int) -> None:
+    def _add_module(self, module_id: UUID, title: str, index: int) -> None:
         self.modules = {**self.modules, module_id: ()}
         self.module_titles = {**self.module_titles, module_id: title}
         self.content_changed = True
@@ -128,13 +129,13 @@ class Course(AggregateRoot):
             raise Conflict("the lesson already exists", "course.lesson_exists")
         self._add_lesson(
             module_id=module_id, lesson_id=lesson_id, title=title, content=content,
-            assets=assets, position=len(self.modules[module_id]),
+            assets=assets, index=len(self.modules[module_id]),
         )
 
     @event("LessonAdded")
     def _add_lesson(
         self, module_id: UUID, lesson_id: UUID, title: str, content: str,
-        assets: list[dict[str, Any]], position: int,
+        assets: list[dict[str, Any]], index: int,
     ) -> None:
         self.modules = {**self.modules, module_id: (*self.modules[module_id], lesson_id)}
         self.lessons = {
@@ -202,6 +203,8 @@ class Course(AggregateRoot):
         self.workflow_id = workflow_id
 
     def mark_ready(self, content_version: int, workflow_id: UUID, chunk_count: int) -> None:
+        if self.status == READY and self.ready_version == content_version:
+            return  # a redelivered completion of the same version
         if content_version != self.content_version:
             raise Conflict("a newer content version was published meanwhile",
                            "course.stale_content_version")
@@ -214,6 +217,7 @@ class Course(AggregateRoot):
     @event("Ready")
     def _mark_ready(self, content_version: int, workflow_id: UUID, chunk_count: int) -> None:
         self.status = READY
+        self.ready_version = content_version
 
     def revert_to_draft(self, workflow_id: UUID, reason: str) -> None:
         """Compensation when the publishing pipeline fails."""

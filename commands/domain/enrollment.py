@@ -48,6 +48,8 @@ class Enrollment(AggregateRoot):
         if lesson_id not in lessons:
             raise NotFound("no such lesson in the course", "course.lesson_not_found")
         if lesson_id in self.completed_lessons:
+            if lessons <= self.completed_lessons:
+                self._complete()  # the last missing lesson was removed from the course
             return
         done = self.completed_lessons | {lesson_id}
         self._progress(lesson_id=lesson_id, completed_count=len(done & lessons),

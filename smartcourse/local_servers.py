@@ -1,4 +1,4 @@
-"""Starts the project's own HTTP servers as real subprocesses for integration and e2e tests."""
+"""Starts the project's own HTTP servers as subprocesses (tests, benchmarks, the demo)."""
 
 from __future__ import annotations
 

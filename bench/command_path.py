@@ -1,0 +1,227 @@
+"""Command path: commands/s and p50/p99 latency through the HTTP command API.
+
+Load comes from vegeta at a constant arrival rate (open loop, so a slow server shows up as
+latency rather than as a politely waiting client), with a realistic mix: students enrolling
+(40 %), students completing lessons (40 %) and instructors revising lesson content (20 %).
+The anchor, measured in the same run on the same PostgreSQL: the `eventsourcing` library
+saving one new aggregate per transaction (its recorder takes a table lock per transaction).
+
+    .venv/bin/python -m bench.command_path --rates 1000,2000 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import psycopg
+
+from bench.tools import vegeta
+from commands.api.auth import issue_token
+from infra import stack
+from smartcourse.local_servers import serve
+from smartcourse.settings import Settings
+
+COURSES = 40
+LESSONS_PER_COURSE = 10
+ACTIVE_ENROLLMENTS = 3000
+
+
+@dataclass
+class Seed:
+    instructor_token: str
+    courses: dict[str, list[str]]  # course id -> lesson ids
+    enrollments: list[tuple[str, str, str]]  # (enrollment id, course id, student token)
+
+
+async def seed(base: str, settings: Settings) -> Seed:
+    instructor = uuid4()
+    token = issue_token(settings, instructor, "instructor")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 limits=httpx.Limits(max_connections=32)) as http:
+        async def post(path: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+            reply = await http.post(path, json=body, headers=headers)
+            reply.raise_for_status()
+            return reply.json()
+
+        async def course() -> tuple[str, list[str]]:
+            course_id = (await post("/courses", {"title": "Bench course",
+                                                 "capacity": 100_000}, auth))["course_id"]
+            module = (await post(f"/courses/{course_id}/modules", {"title": "M"}, auth))
+            lessons = [
+                (await post(f"/courses/{course_id}/modules/{module['module_id']}/lessons",
+                            {"title": f"L{n}", "content": "Some lesson text. " * 20},
+                            auth))["lesson_id"]
+                for n in range(LESSONS_PER_COURSE)
+            ]
+            await post(f"/courses/{course_id}/publish", None, auth)
+            return course_id, lessons
+
+        courses = dict(await asyncio.gather(*(course() for _ in range(COURSES))))
+
+        async def enrollment() -> tuple[str, str, str]:
+            student = issue_token(settings, uuid4(), "student")
+            headers = {"Authorization": f"Bearer {student}"}
+            course_id = random.choice(list(courses))
+            enrolled = await post(f"/courses/{course_id}/enroll", None, headers)
+            await post(f"/enrollments/{enrolled['enrollment_id']}/activate", None, headers)
+            return enrolled["enrollment_id"], course_id, student
+
+        enrollments = []
+        for _ in range(ACTIVE_ENROLLMENTS // 200):
+            enrollments += await asyncio.gather(*(enrollment() for _ in range(200)))
+    return Seed(token, courses, enrollments)
+
+
+def targets(base: str, seed: Seed, settings: Settings, count: int) -> list[dict[str, Any]]:
+    """`count` requests of the mix, in random order, each a vegeta JSON target."""
+    def target(path: str, token: str, body: Any = None, method: str = "POST") -> dict[str, Any]:
+        encoded = base64.b64encode(json.dumps(body).encode()).decode() if body else ""
+        return {"method": method, "url": f"{base}{path}", "body": encoded,
+                "header": {"Authorization": [f"Bearer {token}"],
+                           "Content-Type": ["application/json"]}}
+
+    progress = [(e, c, t, lesson) for e, c, t in seed.enrollments for lesson in seed.courses[c]]
+    random.shuffle(progress)
+    course_ids = list(seed.courses)
+    out = []
+    for n in range(count):
+        kind = random.random()
+        if kind < 0.4:
+            student = issue_token(settings, uuid4(), "student")
+            out.append(target(f"/courses/{random.choice(course_ids)}/enroll", student))
+        elif kind < 0.8 and progress:
+            enrollment_id, _, token, lesson = progress.pop()
+            out.append(target(f"/enrollments/{enrollment_id}/lessons/{lesson}/complete", token))
+        else:
+            course_id = random.choice(course_ids)
+            lesson = random.choice(seed.courses[course_id])
+            out.append(target(f"/courses/{course_id}/lessons/{lesson}", seed.instructor_token,
+                              {"title": "Revised", "content": f"Revision {n}. " * 20}, "PUT"))
+    return out
+
+
+def attack(settings: Settings, requests: list[dict[str, Any]], rate: int,
+           seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        target_file = Path(scratch) / "targets.jsonl"
+        target_file.write_text("\n".join(json.dumps(t) for t in requests))
+        results = Path(scratch) / "results.bin"
+        subprocess.run(
+            [str(vegeta(settings)), "attack", "-format=json", f"-targets={target_file}",
+             f"-rate={rate}/s", f"-duration={seconds}s", "-timeout=10s", "-max-workers=512",
+             f"-output={results}"],
+            check=True,
+        )
+        report = subprocess.run([str(vegeta(settings)), "report", "-type=json", str(results)],
+                                check=True, capture_output=True, text=True)
+    return json.loads(report.stdout)
+
+
+def eventsourcing_anchor(settings: Settings, seconds: float, threads: int) -> float:
+    """The library's own path: one new aggregate (one event) per transaction."""
+    from eventsourcing.application import Application
+    from eventsourcing.domain import Aggregate
+
+    class Note(Aggregate):
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    dsn = httpx.URL(settings.pg_dsn)
+    os.environ.update({
+        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": settings.pg_database,
+        "POSTGRES_HOST": settings.host, "POSTGRES_PORT": str(settings.pg_port),
+        "POSTGRES_USER": dsn.username, "POSTGRES_PASSWORD": dsn.password,
+        "POSTGRES_SCHEMA": "bench_anchor", "CREATE_TABLE": "y",
+        "POSTGRES_POOL_SIZE": str(threads), "POSTGRES_MAX_OVERFLOW": "0",
+    })
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_anchor CASCADE")
+        conn.execute("CREATE SCHEMA bench_anchor")
+    app = Application()
+    saved = [0] * threads
+    deadline = time.monotonic() + seconds
+
+    def writer(slot: int) -> None:
+        while time.monotonic() < deadline:
+            app.save(Note(text="anchor"))
+            saved[slot] += 1
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    started = time.monotonic()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    app.close()
+    return sum(saved) / (time.monotonic() - started)
+
+
+def summarize(rate: int, report: dict[str, Any]) -> dict[str, Any]:
+    lat = report["latencies"]
+    return {
+        "offered_rate": rate,
+        "throughput": round(report["throughput"], 1),
+        "success": round(report["success"], 4),
+        "p50_ms": round(lat["50th"] / 1e6, 2),
+        "p99_ms": round(lat["99th"] / 1e6, 2),
+        "max_ms": round(lat["max"] / 1e6, 2),
+        "status_codes": report["status_codes"],
+        "errors": report.get("errors", [])[:3],
+    }
+
+
+def run(rates: list[int], seconds: float, workers: int) -> dict[str, Any]:
+    settings = Settings()
+    stack.up(settings, ["postgres", "redis"])
+    results: dict[str, Any] = {"workers": workers, "runs": []}
+    with tempfile.TemporaryDirectory() as logs, \
+            serve("command-api", settings, Path(logs), "--workers", str(workers)) as base:
+        seeded = asyncio.run(seed(base, settings))
+        warmup = targets(base, seeded, settings, 500)
+        attack(settings, warmup, 250, 2)
+        for rate in rates:
+            report = attack(settings, targets(base, seeded, settings, int(rate * seconds)),
+                            rate, seconds)
+            results["runs"].append(summarize(rate, report))
+    results["anchor_eventsourcing_events_per_s"] = {
+        f"{threads}_threads": round(eventsourcing_anchor(settings, seconds, threads), 1)
+        for threads in (1, 8)
+    }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="500,1000,2000")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    results = run([int(r) for r in args.rates.split(",")], args.seconds, args.workers)
+    print(json.dumps(results, indent=2))
+    anchor = results["anchor_eventsourcing_events_per_s"]
+    print(f"\n{'offered/s':>10} {'done/s':>8} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7}   anchor: "
+          + ", ".join(f"{k.replace('_', ' ')} {v}/s" for k, v in anchor.items()))
+    for r in results["runs"]:
+        print(f"{r['offered_rate']:>10} {r['throughput']:>8} {r['success']:>6} "
+              f"{r['p50_ms']:>7} {r['p99_ms']:>7}")
+
+
+if __name__ == "__main__":
+    main()
+
+

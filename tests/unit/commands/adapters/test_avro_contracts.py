@@ -1,0 +1,210 @@
+"""The Avro contracts against the domain: every event type has one, and real events fit it.
+
+The samples come from driving the real aggregates, so a payload change in the domain that the
+contract does not follow fails here, before any relay meets it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import typing
+from typing import Any
+from uuid import UUID, uuid4
+
+import fastavro
+import pytest
+
+from commands.adapters import avro_contracts as contracts
+from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
+from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
+from commands.adapters.event_store import StoredEvent
+from commands.domain.course import Course
+from commands.domain.enrollment import Enrollment
+from commands.domain.registry import EVENT_CLASSES
+from commands.domain.user import User
+
+UUID_TYPE = {"type": "string", "logicalType": "uuid"}
+ENVELOPE = [
+    ("event_id", UUID_TYPE),
+    ("event_type", "string"),
+    ("aggregate_type", "string"),
+    ("aggregate_id", UUID_TYPE),
+    ("aggregate_version", "int"),
+    ("position", "long"),
+    ("occurred_at", {"type": "long", "logicalType": "timestamp-micros"}),
+    ("actor", ["null", "string"]),
+    ("correlation_id", UUID_TYPE),
+    ("causation_id", ["null", "string"]),
+    ("schema_version", "int"),
+]
+
+
+def _domain_events() -> list[Any]:
+    """One run through every aggregate's life, touching every event type."""
+    events: list[Any] = []
+    user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    user.change_role("instructor")
+    events += user.collect_events()
+
+    other = uuid4()
+    course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",
+                    tags=["python"], capacity=2, prerequisites=[])
+    module, lesson, spare = uuid4(), uuid4(), uuid4()
+    course.revise_details("Intro to Kafka", "about logs", ["kafka", "python"])
+    course.change_capacity(30)
+    course.set_prerequisites([other])
+    course.add_module(module, "Basics")
+    course.add_lesson(module, lesson, "Logs", "A log is ...",
+                      [{"name": "slides.pdf", "url": "https://x.test/s.pdf",
+                        "mime_type": "application/pdf", "size_bytes": 123_456}])
+    course.add_lesson(module, spare, "Spare", "tmp", [])
+    course.revise_lesson(lesson, "Logs, again", "A log is an ordered ...")
+    course.remove_lesson(spare)
+    failed, succeeded = uuid4(), uuid4()
+    course.publish(failed)
+    course.revert_to_draft(failed, "embedding failed")
+    course.publish(succeeded)
+    course.mark_ready(2, succeeded, chunk_count=7)
+    enrollment_id, dropped_id = uuid4(), uuid4()
+    course.reserve_seat(enrollment_id, user.id)
+    course.reserve_seat(dropped_id, uuid4())
+    course.release_seat(dropped_id)
+    course.archive()
+    events += course.collect_events()
+
+    enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id)
+    enrollment.activate()
+    enrollment.score_quiz(uuid4(), 7, 10)  # an int score: JSON keeps it an int
+    enrollment.complete_lesson(lesson, [lesson])
+    events += enrollment.collect_events()
+    dropped = Enrollment(id=dropped_id, course_id=course.id, student_id=uuid4())
+    dropped.cancel("changed my mind")
+    events += dropped.collect_events()
+    return events
+
+
+def _stored(event: Any, position: int) -> StoredEvent:
+    event_type = event_type_of(event)
+    return StoredEvent(
+        position=position,
+        event_id=uuid4(),
+        aggregate_type=event_type.split(".")[0],
+        aggregate_id=event.originator_id,
+        version=event.originator_version,
+        event_type=event_type,
+        schema_version=1,
+        payload=json.loads(json.dumps(payload_of(event))),  # as the jsonb column gives it back
+        occurred_at=event.timestamp,
+        actor=str(uuid4()),
+        correlation_id=uuid4(),
+        causation_id=uuid4() if position % 2 else None,
+    )
+
+
+SAMPLES: dict[str, StoredEvent] = {}
+for n, domain_event in enumerate(_domain_events(), start=1):
+    SAMPLES.setdefault(event_type_of(domain_event), _stored(domain_event, n))
+
+
+def test_the_samples_cover_every_event_type() -> None:
+    assert set(SAMPLES) == set(EVENT_CLASSES)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))
+def test_an_event_round_trips_through_its_schema(event_type: str) -> None:
+    stored = SAMPLES[event_type]
+    schema = fastavro.parse_schema(contracts.schema_of(event_type))
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema, to_record(stored))
+    buffer.seek(0)
+    decoded = fastavro.schemaless_reader(buffer, schema, schema)
+    assert from_record(decoded) == stored
+
+
+def _expected_type(hint: Any, found: Any) -> Any:
+    """The Avro type a payload type hint maps to (records: checked by their field names)."""
+    if hint is UUID:
+        return UUID_TYPE
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        if typing.get_origin(item) is dict:
+            assert found["items"]["type"] == "record"
+            return {"type": "array", "items": found["items"]}
+        return {"type": "array", "items": _expected_type(item, None)}
+    return {str: "string", int: "int", float: "double"}[hint]
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))
+def test_the_contract_matches_the_domain(event_type: str) -> None:
+    schema = contracts.schema_of(event_type)
+    assert schema["type"] == "record"
+    assert schema["namespace"] == "smartcourse.events"
+    assert schema["name"] == contracts.record_name(event_type)
+    fastavro.parse_schema(schema)
+
+    fields = {f["name"]: f for f in schema["fields"]}
+    assert [(f["name"], f["type"]) for f in schema["fields"][: len(ENVELOPE)]] == ENVELOPE
+    assert fields["actor"]["default"] is None and fields["causation_id"]["default"] is None
+
+    hints = _payload_hints(event_type)
+    for name, hint in hints.items():
+        field = fields.get(contract_field(name))
+        assert field is not None, f"{event_type}: payload field {name!r} is not in the contract"
+        assert field["type"] == _expected_type(hint, field["type"]), name
+    extra = {f["name"] for f in contracts.payload_fields(schema)} - {
+        contract_field(n) for n in hints}
+    assert not extra, f"{event_type}: contract fields the domain never writes: {extra}"
+
+
+def test_every_contract_file_names_an_event_type() -> None:
+    assert contracts.contract_event_types() == sorted(EVENT_CLASSES)
+
+
+def test_names() -> None:
+    assert contracts.record_name("course.seat_reserved") == "CourseSeatReserved"
+    assert contracts.subject_name("course.published") == "smartcourse.events.CoursePublished"
+    assert contracts.topic_name("enrollment") == "smartcourse.enrollment"
+    assert contract_field("position") == "payload_position"
+    assert contract_field("title") == "title"
+
+
+def _with_payload(event_type: str, **changes: Any) -> StoredEvent:
+    stored = SAMPLES[event_type]
+    payload = {**stored.payload, **changes}
+    return StoredEvent(**{**vars(stored), "payload": payload})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload_change", "reason"),
+    [
+        ("user.role_changed", {"mood": "happy"}, "not in the contract"),
+        ("course.lesson_added", {"assets": [{"name": "a.png"}]}, "lacks ['url']"),
+        ("course.lesson_added", {"assets": [{"name": "a", "url": "u", "x": 1}]}, "unknown keys"),
+        ("course.published", {"lessons": "all of them"}, "must be a list"),
+    ],
+)
+def test_an_event_that_does_not_fit_is_refused(
+    event_type: str, payload_change: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ContractError, match=re.escape(reason)):
+        to_record(_with_payload(event_type, **payload_change))
+
+
+def test_a_missing_required_field_is_refused() -> None:
+    stored = SAMPLES["user.registered"]
+    payload = {k: v for k, v in stored.payload.items() if k != "email"}
+    with pytest.raises(ContractError, match="lacks 'email'"):
+        to_record(StoredEvent(**{**vars(stored), "payload": payload}))
+
+
+def test_asset_defaults_fill_in_what_the_writer_left_out() -> None:
+    stored = _with_payload("course.lesson_added", assets=[{"name": "a", "url": "u"}])
+    schema = fastavro.parse_schema(contracts.schema_of("course.lesson_added"))
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema, to_record(stored))
+    buffer.seek(0)
+    decoded = from_record(fastavro.schemaless_reader(buffer, schema, schema))
+    assert decoded.payload["assets"] == [
+        {"name": "a", "url": "u", "mime_type": "application/octet-stream", "size_bytes": 0}]

@@ -1,0 +1,140 @@
+"""The relay's logic without services: its row-to-record path agrees with the contracts' own,
+holes in the positions are waited for, a poison event becomes a self-contained dead letter,
+and checkpoints move only over confirmed batches, in order."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from commands.adapters.avro_contracts import EPOCH, MICROSECOND, ContractError, to_record
+from commands.adapters.event_store import StoredEvent
+from commands.adapters.relay import (
+    DeliveryFailed,
+    Relay,
+    RelayConfig,
+    Row,
+    _Batch,
+    _dead_letter,
+    avro_record,
+)
+from smartcourse.settings import Settings
+
+
+def stored(position: int = 7, **payload: object) -> StoredEvent:
+    return StoredEvent(
+        position=position, event_id=uuid4(), aggregate_type="course", aggregate_id=uuid4(),
+        version=3, event_type="course.module_added", schema_version=1,
+        payload=payload or {"module_id": str(uuid4()), "title": "Basics", "index": 2},
+        occurred_at=datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        actor=str(uuid4()), correlation_id=uuid4(), causation_id=uuid4(),
+    )
+
+
+def row_of(event: StoredEvent) -> Row:
+    """What the relay's query returns for the event (text ids, microseconds, JSON text)."""
+    return Row(
+        event.position, str(event.event_id), event.aggregate_type, str(event.aggregate_id),
+        event.version, event.event_type, event.schema_version, json.dumps(event.payload),
+        (event.occurred_at - EPOCH) // MICROSECOND, event.actor, str(event.correlation_id),
+        None if event.causation_id is None else str(event.causation_id),
+    )
+
+
+def test_the_relay_builds_the_same_record_as_the_contracts() -> None:
+    event = stored()
+    record = avro_record(row_of(event))
+    assert record == to_record(event)
+    assert record["position"] == 7 and record["index"] == 2  # no name clash
+
+
+def test_a_poison_row_is_refused_and_its_dead_letter_holds_all_of_it() -> None:
+    row = row_of(stored(module_id=str(uuid4()), title="x", position=0, colour="red"))
+    with pytest.raises(ContractError, match="colour") as refused:
+        avro_record(row)
+    letter = json.loads(_dead_letter(row, str(refused.value)))
+    assert "colour" in letter["reason"]
+    assert letter["event"]["payload"]["colour"] == "red"
+    assert letter["event"]["position"] == row.position
+    assert letter["event"]["event_id"] == row.event_id
+
+
+def rows(*positions: int) -> list[Row]:
+    return [row_of(stored(position=p)) for p in positions]
+
+
+def test_a_batch_ends_at_the_first_hole() -> None:
+    relay = Relay(Settings(), RelayConfig())
+    assert [r.position for r in relay._contiguous(10, rows(11, 12, 14, 15))] == [11, 12]
+
+
+def test_a_hole_right_after_the_checkpoint_is_waited_for_then_skipped() -> None:
+    relay = Relay(Settings(), RelayConfig(gap_timeout=3600))
+    assert relay._contiguous(10, rows(12, 13)) == []  # 11 may still be committing
+    patient = Relay(Settings(), RelayConfig(gap_timeout=0))
+    assert [r.position for r in patient._contiguous(10, rows(12, 13))] == [12, 13]
+
+
+# -- confirming batches in order ---------------------------------------------------------------
+class FakeConnection:
+    """Records the checkpoint writes; answers the lag query."""
+
+    def __init__(self) -> None:
+        self.checkpoints: list[int] = []
+
+    def execute(self, sql: str, params: list[object] | None = None) -> FakeConnection:
+        if sql.startswith("UPDATE event_store.checkpoints"):
+            assert params is not None
+            self.checkpoints.append(int(params[0]))  # type: ignore[call-overload]
+        return self
+
+    def fetchone(self) -> tuple[int]:
+        return (0,)
+
+
+class ScriptedProducer:
+    """Delivers, on each poll, the next step of a script: (batch, error or None) pairs."""
+
+    def __init__(self, steps: list[list[tuple[_Batch, object]]]) -> None:
+        self.steps = steps
+
+    def poll(self, _timeout: float) -> int:
+        step = self.steps.pop(0) if self.steps else []
+        for batch, error in step:
+            batch.on_delivery(error, None)  # type: ignore[arg-type]
+        return len(step)
+
+
+def batch(last_position: int, size: int = 2) -> _Batch:
+    return _Batch(last_position=last_position, outstanding=size, started=0.0)
+
+
+def test_checkpoints_move_in_order_even_when_later_batches_are_confirmed_first() -> None:
+    relay, conn = Relay(Settings(), RelayConfig()), FakeConnection()
+    first, second = batch(10), batch(12)
+    producer = ScriptedProducer([[(second, None), (second, None)], [(first, None)],
+                                 [(first, None)]])
+    relay._settle(conn, producer, deque([first, second]), keep=0)  # type: ignore[arg-type]
+    assert conn.checkpoints == [12]  # not 12 before 10 was confirmed, and no 10 alone
+    assert relay.position == 12
+
+
+def test_a_refused_message_fails_its_batch_and_records_nothing() -> None:
+    relay, conn = Relay(Settings(), RelayConfig()), FakeConnection()
+    only = batch(10)
+    producer = ScriptedProducer([[(only, None), (only, "broker said no")]])
+    with pytest.raises(DeliveryFailed, match="broker said no"):
+        relay._settle(conn, producer, deque([only]), keep=0)  # type: ignore[arg-type]
+    assert conn.checkpoints == []
+
+
+def test_stopping_gives_up_on_unconfirmed_batches_after_the_grace_without_recording() -> None:
+    relay, conn = Relay(Settings(), RelayConfig(stop_grace=0)), FakeConnection()
+    relay.stop()
+    in_flight = deque([batch(10)])
+    relay._settle(conn, ScriptedProducer([]), in_flight, keep=1)  # type: ignore[arg-type]
+    assert conn.checkpoints == [] and len(in_flight) == 1

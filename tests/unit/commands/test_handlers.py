@@ -1,0 +1,493 @@
+"""Handlers through the command bus on an in-memory store: who may do what, and the rules
+that span aggregates (seat cap under concurrency, prerequisites, no duplicate enrollments)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import pytest
+
+from commands import messages as m
+from commands.adapters.event_store import Metadata
+from commands.bus import CommandBus
+from commands.domain.base import AggregateRoot
+from commands.domain.course import Course
+from commands.domain.enrollment import Enrollment
+from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.ids import enrollment_id
+from commands.messages import Actor
+from commands.unit_of_work import AggregateCache, CommandResult, UnitOfWork
+from tests.unit.commands.fake_event_store import FakeEventStore
+
+A = TypeVar("A", bound=AggregateRoot)
+
+
+def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body to completion (no asyncio plugin is installed)."""
+    @functools.wraps(test)
+    def sync(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+    return sync
+
+
+def person(role: str) -> Actor:
+    return Actor(user_id=uuid4(), role=role)
+
+
+@dataclass(frozen=True)
+class CourseIds:
+    id: UUID
+    module: UUID
+    lessons: list[UUID]
+
+
+class Platform:
+    """A command bus on a fake store, and a way to author courses through it."""
+
+    def __init__(self, store: FakeEventStore | None = None) -> None:
+        self.store = store or FakeEventStore()
+        self.bus = CommandBus(self.store)  # the fake stands in for the PostgreSQL store
+        self.system = person("system")
+
+    async def do(self, command: Any, actor: Actor) -> CommandResult:
+        return await self.bus.execute(command, actor)
+
+    async def course(
+        self, owner: Actor, *, capacity: int = 10, lessons: int = 1, publish: bool = True,
+        prerequisites: tuple[UUID, ...] = (),
+    ) -> CourseIds:
+        ids = CourseIds(uuid4(), uuid4(), [uuid4() for _ in range(lessons)])
+        await self.do(m.CreateCourse(ids.id, "Event sourcing", capacity=capacity,
+                                     prerequisites=list(prerequisites)), owner)
+        await self.do(m.AddModule(ids.id, ids.module, "Basics"), owner)
+        for n, lesson in enumerate(ids.lessons):
+            await self.do(m.AddLesson(ids.id, ids.module, lesson, f"Lesson {n}", "text"), owner)
+        if publish:
+            await self.do(m.PublishCourse(ids.id, uuid4()), owner)
+        return ids
+
+    async def committed(self, cls: type[A], aggregate_id: UUID) -> A:
+        """The aggregate as the store has it, rebuilt with a cold cache."""
+        uow = UnitOfWork(self.store, AggregateCache(), Metadata(None, uuid4()))
+        return await uow.get(cls, aggregate_id)
+
+    def event_types(self, aggregate_id: UUID) -> list[str]:
+        return [e.event_type for e in self.store.events if e.aggregate_id == aggregate_id]
+
+
+# -- users -------------------------------------------------------------------------------------
+@run
+async def test_a_person_registers_themself_as_a_student() -> None:
+    platform, newcomer = Platform(), person("student")
+
+    result = await platform.do(
+        m.RegisterUser(newcomer.user_id, "Ada", "ada@example.org", "student"), newcomer)
+
+    assert (result.aggregate_id, result.changed) == (newcomer.user_id, True)
+    assert platform.event_types(newcomer.user_id) == ["user.registered"]
+
+
+@pytest.mark.parametrize("role", ["instructor", "admin"])
+@run
+async def test_only_an_admin_registers_staff(role: str) -> None:
+    platform, newcomer, admin = Platform(), person("student"), person("admin")
+    command = m.RegisterUser(newcomer.user_id, "Grace", "grace@example.org", role)
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(command, newcomer)
+    assert refused.value.code == "auth.role_required"
+
+    assert (await platform.do(command, admin)).changed
+
+
+@run
+async def test_a_student_does_not_register_someone_else() -> None:
+    platform, student = Platform(), person("student")
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(m.RegisterUser(uuid4(), "Eve", "eve@example.org", "student"), student)
+
+    assert refused.value.code == "auth.role_required"
+    assert platform.store.events == []
+
+
+@run
+async def test_a_user_registers_once_with_a_known_role() -> None:
+    platform, newcomer = Platform(), person("student")
+    await platform.do(m.RegisterUser(newcomer.user_id, "Ada", "a@example.org", "student"), newcomer)
+
+    with pytest.raises(Conflict) as again:
+        await platform.do(m.RegisterUser(newcomer.user_id, "Ada", "a@example.org", "student"),
+                          newcomer)
+    with pytest.raises(RuleViolated) as unknown:
+        await platform.do(m.RegisterUser(uuid4(), "Bob", "b@example.org", "wizard"),
+                          person("admin"))
+
+    assert (again.value.code, unknown.value.code) == ("user.exists", "user.unknown_role")
+
+
+# -- authoring ---------------------------------------------------------------------------------
+@run
+async def test_a_student_does_not_author_courses() -> None:
+    platform = Platform()
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(m.CreateCourse(uuid4(), "Mine"), person("student"))
+
+    assert refused.value.code == "auth.role_required"
+    assert platform.store.events == []
+
+
+@run
+async def test_a_course_is_created_once() -> None:
+    platform, owner = Platform(), person("instructor")
+    course = await platform.course(owner, publish=False)
+
+    with pytest.raises(Conflict) as refused:
+        await platform.do(m.CreateCourse(course.id, "Again"), owner)
+
+    assert refused.value.code == "course.exists"
+
+
+@run
+async def test_an_admin_creates_a_course_on_an_instructors_behalf() -> None:
+    platform, admin, instructor = Platform(), person("admin"), person("instructor")
+    course_id = uuid4()
+
+    await platform.do(m.CreateCourse(course_id, "Delegated", instructor_id=instructor.user_id),
+                      admin)
+    edited = await platform.do(m.ChangeCapacity(course_id, 5), instructor)
+
+    assert edited.changed
+    assert (await platform.committed(Course, course_id)).instructor_id == instructor.user_id
+
+
+@run
+async def test_prerequisites_must_name_existing_courses() -> None:
+    platform, owner = Platform(), person("instructor")
+
+    with pytest.raises(NotFound) as on_create:
+        await platform.do(m.CreateCourse(uuid4(), "Advanced", prerequisites=[uuid4()]), owner)
+    course = await platform.course(owner)
+    with pytest.raises(NotFound) as on_set:
+        await platform.do(m.SetPrerequisites(course.id, [uuid4()]), owner)
+    with pytest.raises(RuleViolated) as itself:
+        await platform.do(m.SetPrerequisites(course.id, [course.id]), owner)
+
+    assert (on_create.value.code, on_set.value.code, itself.value.code) == (
+        "course.not_found", "course.not_found", "course.self_prerequisite")
+
+
+OWNER_COMMANDS: dict[str, Callable[[CourseIds, UUID], Any]] = {
+    "revise details": lambda c, _: m.ReviseCourseDetails(c.id, "Renamed", "new", ["x"]),
+    "change capacity": lambda c, _: m.ChangeCapacity(c.id, 42),
+    "set prerequisites": lambda c, other: m.SetPrerequisites(c.id, [other]),
+    "add module": lambda c, _: m.AddModule(c.id, uuid4(), "More"),
+    "add lesson": lambda c, _: m.AddLesson(c.id, c.module, uuid4(), "More", "text"),
+    "revise lesson": lambda c, _: m.ReviseLesson(c.id, c.lessons[0], "Renamed", "new text"),
+    "remove lesson": lambda c, _: m.RemoveLesson(c.id, c.lessons[0]),
+    "publish": lambda c, _: m.PublishCourse(c.id, uuid4()),
+    "archive": lambda c, _: m.ArchiveCourse(c.id),
+}
+
+
+@pytest.mark.parametrize("command", OWNER_COMMANDS.values(), ids=OWNER_COMMANDS.keys())
+@run
+async def test_another_instructor_may_not_change_a_course(
+    command: Callable[[CourseIds, UUID], Any],
+) -> None:
+    platform, owner = Platform(), person("instructor")
+    course = await platform.course(owner, publish=False)
+    other = await platform.course(owner, publish=False)
+    before = list(platform.store.events)
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(command(course, other.id), person("instructor"))
+
+    assert refused.value.code == "course.not_owner"
+    assert platform.store.events == before
+
+
+@pytest.mark.parametrize("role", ["instructor", "admin"], ids=["the owner", "an admin"])
+@pytest.mark.parametrize("command", OWNER_COMMANDS.values(), ids=OWNER_COMMANDS.keys())
+@run
+async def test_the_owner_or_an_admin_changes_a_course(
+    command: Callable[[CourseIds, UUID], Any], role: str,
+) -> None:
+    platform, owner = Platform(), person("instructor")
+    course = await platform.course(owner, publish=False)
+    other = await platform.course(owner, publish=False)
+    actor = owner if role == "instructor" else person("admin")
+
+    result = await platform.do(command(course, other.id), actor)
+
+    assert (result.aggregate_id, result.changed) == (course.id, True)
+    assert platform.store.events[-1].aggregate_id == course.id
+    assert platform.store.events[-1].actor == str(actor.user_id)
+
+
+@pytest.mark.parametrize("role", ["instructor", "student"])
+@run
+async def test_only_the_platform_marks_a_course_ready_or_reverts_it(role: str) -> None:
+    platform, owner = Platform(), person("instructor")
+    course = await platform.course(owner, publish=False)
+    workflow = uuid4()
+    await platform.do(m.PublishCourse(course.id, workflow), owner)
+    actor = owner if role == "instructor" else person("student")
+
+    with pytest.raises(Forbidden) as ready:
+        await platform.do(m.MarkCourseReady(course.id, 1, workflow, chunk_count=3), actor)
+    with pytest.raises(Forbidden) as revert:
+        await platform.do(m.RevertCourseToDraft(course.id, workflow, "failed"), actor)
+
+    assert (ready.value.code, revert.value.code) == ("auth.role_required", "auth.role_required")
+    result = await platform.do(m.MarkCourseReady(course.id, 1, workflow, 3), platform.system)
+    assert (result.changed, result.state) == (True, "READY")
+
+
+@run
+async def test_a_failed_pipeline_reverts_the_course_and_it_can_be_republished() -> None:
+    platform, owner = Platform(), person("instructor")
+    course = await platform.course(owner, publish=False)
+    workflow = uuid4()
+    await platform.do(m.PublishCourse(course.id, workflow), owner)
+
+    reverted = await platform.do(m.RevertCourseToDraft(course.id, workflow, "embedding failed"),
+                                 platform.system)
+    republished = await platform.do(m.PublishCourse(course.id, uuid4()), owner)
+
+    assert (reverted.state, republished.state) == ("DRAFT", "PUBLISHED")
+    assert (await platform.committed(Course, course.id)).content_version == 2
+
+
+# -- enrolling ---------------------------------------------------------------------------------
+@run
+async def test_a_student_enrolls_themself() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+
+    result = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+
+    expected = enrollment_id(course.id, student.user_id)
+    assert (result.aggregate_id, result.changed, result.state) == (expected, True, "PENDING")
+    assert platform.event_types(expected) == ["enrollment.created"]
+    assert platform.event_types(course.id)[-1] == "course.seat_reserved"
+
+
+@pytest.mark.parametrize("role", ["student", "instructor"])
+@run
+async def test_only_an_admin_enrolls_someone_else(role: str) -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    before = list(platform.store.events)
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(m.EnrollStudent(course.id, student.user_id), person(role))
+    assert refused.value.code == "auth.role_required"
+    assert platform.store.events == before
+
+    result = await platform.do(m.EnrollStudent(course.id, student.user_id), person("admin"))
+    assert (await platform.committed(Enrollment, result.aggregate_id)).student_id == \
+        student.user_id
+
+
+@run
+async def test_a_repeated_enroll_returns_the_same_enrollment_unchanged() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    first = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    before = list(platform.store.events)
+
+    again = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+
+    assert (again.aggregate_id, again.position, again.changed) == (
+        first.aggregate_id, first.position, False)
+    assert platform.store.events == before
+
+
+@run
+async def test_an_enroll_commits_the_seat_and_the_enrollment_together() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    correlation = uuid4()
+
+    result = await platform.bus.execute(m.EnrollStudent(course.id, student.user_id), student,
+                                        correlation_id=correlation)
+
+    seat, created = [e for e in platform.store.events if e.correlation_id == correlation]
+    assert (seat.event_type, created.event_type) == ("course.seat_reserved", "enrollment.created")
+    assert created.position == seat.position + 1 == result.position
+    assert seat.payload == {"enrollment_id": str(result.aggregate_id),
+                            "student_id": str(student.user_id)}
+    assert {seat.actor, created.actor} == {str(student.user_id)}
+
+
+@run
+async def test_a_draft_or_unknown_course_takes_no_enrollments() -> None:
+    platform, student = Platform(), person("student")
+    draft = await platform.course(person("instructor"), publish=False)
+
+    with pytest.raises(Conflict) as not_open:
+        await platform.do(m.EnrollStudent(draft.id, student.user_id), student)
+    with pytest.raises(NotFound) as unknown:
+        await platform.do(m.EnrollStudent(uuid4(), student.user_id), student)
+
+    assert (not_open.value.code, unknown.value.code) == (
+        "enrollment.course_not_open", "course.not_found")
+
+
+@run
+async def test_prerequisites_must_be_completed_before_enrolling() -> None:
+    platform, owner, student = Platform(), person("instructor"), person("student")
+    basics = await platform.course(owner, lessons=2)
+    advanced = await platform.course(owner, prerequisites=(basics.id,))
+
+    with pytest.raises(RuleViolated) as not_enrolled:
+        await platform.do(m.EnrollStudent(advanced.id, student.user_id), student)
+    assert not_enrolled.value.code == "enrollment.prerequisites_missing"
+    assert not_enrolled.value.details == {"missing": str(basics.id)}
+
+    enrolled = await platform.do(m.EnrollStudent(basics.id, student.user_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+    await platform.do(m.CompleteLesson(enrolled.aggregate_id, basics.lessons[0]), student)
+    with pytest.raises(RuleViolated) as not_completed:
+        await platform.do(m.EnrollStudent(advanced.id, student.user_id), student)
+    assert not_completed.value.code == "enrollment.prerequisites_missing"
+
+    done = await platform.do(m.CompleteLesson(enrolled.aggregate_id, basics.lessons[1]), student)
+    assert done.state == "COMPLETED"
+    result = await platform.do(m.EnrollStudent(advanced.id, student.user_id), student)
+    assert (result.changed, result.state) == (True, "PENDING")
+
+
+@run
+async def test_fifty_students_racing_for_ten_seats_get_exactly_ten() -> None:
+    """Two buses on one store, as two API processes: in-process commands chain on each
+    other's pending state, the two processes race and the loser retries on fresh state."""
+    platform = Platform()
+    course = await platform.course(person("instructor"), capacity=10)
+    students = [person("student") for _ in range(50)]
+    buses = [platform.bus, CommandBus(platform.store)]
+
+    results = await asyncio.gather(
+        *(buses[n % 2].execute(m.EnrollStudent(course.id, s.user_id), s)
+          for n, s in enumerate(students)),
+        return_exceptions=True,
+    )
+
+    enrolled = [r for r in results if isinstance(r, CommandResult)]
+    refused = [r for r in results if not isinstance(r, CommandResult)]
+    assert len(enrolled) == 10 and all(r.changed for r in enrolled)
+    assert len(refused) == 40
+    assert {(type(e), getattr(e, "code", None)) for e in refused} == {
+        (Conflict, "enrollment.seat_cap_reached")}
+    assert platform.store.conflicts > 0  # the commands really raced and were retried
+    committed = await platform.committed(Course, course.id)
+    assert committed.seats == {r.aggregate_id for r in enrolled}
+    assert platform.event_types(course.id).count("course.seat_reserved") == 10
+
+
+@run
+async def test_racing_repeats_of_one_enroll_take_one_seat() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"), capacity=10)
+
+    results = await asyncio.gather(
+        *(platform.do(m.EnrollStudent(course.id, student.user_id), student) for _ in range(5)))
+
+    assert {r.aggregate_id for r in results} == {enrollment_id(course.id, student.user_id)}
+    assert sorted(r.changed for r in results) == [False, False, False, False, True]
+    assert (await platform.committed(Course, course.id)).seats_taken == 1
+
+
+@run
+async def test_cancelling_frees_the_seat_for_good() -> None:
+    platform, first, second = Platform(), person("student"), person("student")
+    course = await platform.course(person("instructor"), capacity=1)
+    taken = await platform.do(m.EnrollStudent(course.id, first.user_id), first)
+    with pytest.raises(Conflict) as full:
+        await platform.do(m.EnrollStudent(course.id, second.user_id), second)
+    assert full.value.code == "enrollment.seat_cap_reached"
+
+    cancelled = await platform.do(m.CancelEnrollment(taken.aggregate_id, "moving"), first)
+    assert (cancelled.state, platform.event_types(course.id)[-1]) == (
+        "CANCELLED", "course.seat_released")
+    assert (await platform.do(m.EnrollStudent(course.id, second.user_id), second)).changed
+
+    with pytest.raises(Conflict) as reopened:
+        await platform.do(m.EnrollStudent(course.id, first.user_id), first)
+    assert reopened.value.code == "enrollment.cancelled"
+
+
+@run
+async def test_a_second_bus_sees_what_the_first_committed() -> None:
+    """Each bus caches aggregates; every load catches up with the shared store."""
+    first_bus = Platform()
+    second_bus = Platform(first_bus.store)
+    owner, early, late = person("instructor"), person("student"), person("student")
+    course = await first_bus.course(owner, capacity=1)
+    await first_bus.do(m.EnrollStudent(course.id, early.user_id), early)
+
+    with pytest.raises(Conflict) as full:
+        await second_bus.do(m.EnrollStudent(course.id, late.user_id), late)
+    assert full.value.code == "enrollment.seat_cap_reached"
+
+    await second_bus.do(m.ChangeCapacity(course.id, 2), owner)
+    assert (await first_bus.do(m.EnrollStudent(course.id, late.user_id), late)).changed
+
+
+# -- progress ----------------------------------------------------------------------------------
+STUDENT_COMMANDS: dict[str, Callable[[UUID, CourseIds], Any]] = {
+    "activate": lambda e, _: m.ActivateEnrollment(e),
+    "complete lesson": lambda e, c: m.CompleteLesson(e, c.lessons[0]),
+    "score quiz": lambda e, _: m.ScoreQuiz(e, uuid4(), 1.0, 2.0),
+    "cancel": lambda e, _: m.CancelEnrollment(e, "not mine to cancel"),
+}
+
+
+@pytest.mark.parametrize("command", STUDENT_COMMANDS.values(), ids=STUDENT_COMMANDS.keys())
+@run
+async def test_a_student_acts_only_on_their_own_enrollment(
+    command: Callable[[UUID, CourseIds], Any],
+) -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    before = list(platform.store.events)
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(command(enrolled.aggregate_id, course), person("student"))
+
+    assert refused.value.code == "enrollment.not_owner"
+    assert platform.store.events == before
+
+
+@run
+async def test_progress_is_recorded_per_lesson_until_the_course_is_completed() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"), lessons=2)
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    with pytest.raises(Conflict) as pending:
+        await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
+    assert pending.value.code == "enrollment.invalid_transition"
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+
+    await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
+    with pytest.raises(NotFound) as unknown:
+        await platform.do(m.CompleteLesson(enrolled.aggregate_id, uuid4()), student)
+    assert unknown.value.code == "course.lesson_not_found"
+    done = await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[1]), student)
+
+    assert done.state == "COMPLETED"
+    progress = [(e.event_type, e.payload.get("completed_count"), e.payload.get("total_lessons"))
+                for e in platform.store.events if e.aggregate_id == enrolled.aggregate_id]
+    assert progress == [
+        ("enrollment.created", None, None), ("enrollment.activated", None, None),
+        ("enrollment.progressed", 1, 2), ("enrollment.progressed", 2, 2),
+        ("enrollment.completed", None, None),
+    ]
