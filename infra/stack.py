@@ -1,4 +1,8 @@
-"""The services of the local stack, in start order, and the operations over all of them."""
+"""The processes we supervise, in start order, and the operations over a group of them.
+
+Two groups: the stack (the real services the platform needs) and the app (SmartCourse's
+own processes: APIs, relay, workers), supervised the same way.
+"""
 
 from __future__ import annotations
 
@@ -19,30 +23,41 @@ SERVICE_CLASSES = {
     "weaviate": "infra.weaviate.service:Weaviate",
 }
 
+APP_CLASSES = {
+    "command-api": "infra.app.services:CommandApi",
+    "relay": "infra.app.services:RelayProcess",
+}
 
-def service(name: str, settings: Settings) -> Service:
+
+Group = dict[str, str]
+
+
+def service(name: str, settings: Settings, group: Group = SERVICE_CLASSES) -> Service:
     try:
-        module_name, class_name = SERVICE_CLASSES[name].split(":")
+        module_name, class_name = group[name].split(":")
     except KeyError:
-        known = ", ".join(SERVICE_CLASSES)
+        known = ", ".join(group)
         raise StackError(f"unknown service {name!r}; known services: {known}") from None
     return getattr(import_module(module_name), class_name)(settings)
 
 
-def services(settings: Settings, names: list[str] | None = None) -> list[Service]:
-    return [service(name, settings) for name in (names or list(SERVICE_CLASSES))]
+def services(settings: Settings, names: list[str] | None = None,
+             group: Group = SERVICE_CLASSES) -> list[Service]:
+    return [service(name, settings, group) for name in (names or list(group))]
 
 
-def up(settings: Settings, names: list[str] | None = None) -> list[ServiceStatus]:
-    chosen = services(settings, names)
+def up(settings: Settings, names: list[str] | None = None,
+       group: Group = SERVICE_CLASSES) -> list[ServiceStatus]:
+    chosen = services(settings, names, group)
     supervisor.up(chosen, timeout=settings.start_timeout)
     return [supervisor.status(s) for s in chosen]
 
 
-def down(settings: Settings, names: list[str] | None = None, purge: bool = False) -> list[str]:
+def down(settings: Settings, names: list[str] | None = None, purge: bool = False,
+         group: Group = SERVICE_CLASSES) -> list[str]:
     """Stop services in reverse start order; with purge, delete their data too."""
     stopped = []
-    for s in reversed(services(settings, names)):
+    for s in reversed(services(settings, names, group)):
         if supervisor.stop(s):
             stopped.append(s.name)
         if purge:
@@ -50,5 +65,6 @@ def down(settings: Settings, names: list[str] | None = None, purge: bool = False
     return stopped
 
 
-def status(settings: Settings, names: list[str] | None = None) -> list[ServiceStatus]:
-    return [supervisor.status(s) for s in services(settings, names)]
+def status(settings: Settings, names: list[str] | None = None,
+           group: Group = SERVICE_CLASSES) -> list[ServiceStatus]:
+    return [supervisor.status(s) for s in services(settings, names, group)]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs and starts the whole stack, then runs the main job (see README).
+# The main job: installs and starts the whole stack and SmartCourse's own processes (APIs,
+# relay, workers), then runs a demo that shows data flowing end to end and where to look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export HF_HUB_OFFLINE=1
 .venv/bin/smartcourse stack up
-.venv/bin/smartcourse stack status
+.venv/bin/smartcourse app up
+.venv/bin/smartcourse demo

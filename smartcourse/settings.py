@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     weaviate_url: str = ""
     redis_url: str = ""
 
+    # Query API: how long a read carrying a consistency token waits for the projections it
+    # reads to reach that position before answering 503 (never stale data).
+    read_your_writes_timeout: float = 2.0
+    query_api_workers: int = 1
+    query_api_pool_size: int = 20
+    # Longest a read-side SQL statement may run (milliseconds) before it is cancelled.
+    query_api_statement_timeout_ms: int = 5_000
+
     def model_post_init(self, __context: object) -> None:
         h = self.host
         self.pg_dsn = self.pg_dsn or (

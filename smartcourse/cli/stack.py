@@ -1,6 +1,6 @@
-"""`smartcourse stack up | down | status | logs`: the real local services, without Docker."""
+"""`smartcourse stack …` (the real local services) and `smartcourse app …` (our own
+processes): up | down | status | logs, the same for both groups."""
 
-from __future__ import annotations
 
 import subprocess
 from typing import Annotated
@@ -12,13 +12,6 @@ from infra.service import StackError
 from infra.supervisor import ServiceStatus
 from smartcourse.settings import Settings
 
-app = typer.Typer(help="Install, start, inspect and stop the local stack.", no_args_is_help=True)
-
-Names = Annotated[
-    list[str] | None,
-    typer.Argument(help=f"Services (default: all): {', '.join(stack.SERVICE_CLASSES)}"),
-]
-
 
 def _fail(error: StackError) -> None:
     typer.echo(f"error: {error}", err=True)
@@ -26,63 +19,75 @@ def _fail(error: StackError) -> None:
 
 
 def _print(rows: list[ServiceStatus]) -> None:
-    typer.echo(f"{'service':<11} {'version':<9} {'pid':>8}  {'healthy':<7}  endpoint")
+    typer.echo(f"{'service':<12} {'version':<9} {'pid':>8}  {'healthy':<7}  endpoint")
     for r in rows:
         pid = str(r.pid) if r.pid else "-"
         typer.echo(
-            f"{r.name:<11} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}  {r.endpoint}"
+            f"{r.name:<12} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}  "
+            f"{r.endpoint}"
         )
 
 
-@app.command()
-def up(names: Names = None) -> None:
-    """Install on first use, start, and wait until every service answers a health check."""
-    try:
-        _print(stack.up(Settings(), names))
-    except StackError as error:
-        _fail(error)
+def group_cli(group: stack.Group, noun: str, help_text: str) -> typer.Typer:
+    app = typer.Typer(help=help_text, no_args_is_help=True)
+    names_help = f"{noun.capitalize()}s (default: all): {', '.join(group)}"
+    Names = Annotated[list[str] | None, typer.Argument(help=names_help)]  # noqa: N806
+
+    @app.command()
+    def up(names: Names = None) -> None:
+        """Install on first use, start, and wait until each answers a health check."""
+        try:
+            _print(stack.up(Settings(), names, group))
+        except StackError as error:
+            _fail(error)
+
+    @app.command()
+    def down(
+        names: Names = None,
+        purge: Annotated[bool, typer.Option(help="Also delete their data.")] = False,
+    ) -> None:
+        """Stop cleanly, keeping data unless --purge."""
+        try:
+            stopped = stack.down(Settings(), names, purge=purge, group=group)
+        except StackError as error:
+            _fail(error)
+        typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        if purge:
+            typer.echo("data purged")
+
+    @app.command()
+    def status(names: Names = None) -> None:
+        """Name, version, pid, health and endpoint; exit code 1 if any is not healthy."""
+        try:
+            rows = stack.status(Settings(), names, group)
+        except StackError as error:
+            _fail(error)
+        _print(rows)
+        if not all(r.healthy for r in rows):
+            raise typer.Exit(1)
+
+    @app.command()
+    def logs(
+        name: Annotated[str, typer.Argument(help=f"The {noun} whose log to show.")],
+        lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
+        follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    ) -> None:
+        """Print the end of a log (its path is printed first)."""
+        try:
+            service = stack.service(name, Settings(), group)
+        except StackError as error:
+            _fail(error)
+        typer.echo(f"# {service.log_file}", err=True)
+        if not service.log_file.exists():
+            _fail(StackError(f"{name}: no log yet at {service.log_file}"))
+        args = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(service.log_file)]
+        raise typer.Exit(subprocess.call(args))
+
+    return app
 
 
-@app.command()
-def down(
-    names: Names = None,
-    purge: Annotated[bool, typer.Option(help="Also delete the services' data.")] = False,
-) -> None:
-    """Stop services cleanly, keeping their data unless --purge."""
-    try:
-        stopped = stack.down(Settings(), names, purge=purge)
-    except StackError as error:
-        _fail(error)
-    typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-    if purge:
-        typer.echo("data purged")
-
-
-@app.command()
-def status(names: Names = None) -> None:
-    """Service, version, endpoint, pid and health; exit code 1 if any is not healthy."""
-    try:
-        rows = stack.status(Settings(), names)
-    except StackError as error:
-        _fail(error)
-    _print(rows)
-    if not all(r.healthy for r in rows):
-        raise typer.Exit(1)
-
-
-@app.command()
-def logs(
-    name: Annotated[str, typer.Argument(help="The service whose log to show.")],
-    lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
-    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
-) -> None:
-    """Print the end of a service's log (its path is printed first)."""
-    try:
-        service = stack.service(name, Settings())
-    except StackError as error:
-        _fail(error)
-    typer.echo(f"# {service.log_file}", err=True)
-    if not service.log_file.exists():
-        _fail(StackError(f"{name}: no log yet at {service.log_file}"))
-    args = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(service.log_file)]
-    raise typer.Exit(subprocess.call(args))
+app = group_cli(stack.SERVICE_CLASSES, "service",
+                "Install, start, inspect and stop the local stack (the real services).")
+app_processes = group_cli(stack.APP_CLASSES, "process",
+                          "Start, inspect and stop SmartCourse's own processes "
+                          "(APIs, relay, workers) in the background.")

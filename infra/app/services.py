@@ -1,0 +1,56 @@
+"""SmartCourse's own long-running processes, supervised like the stack's services."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+import smartcourse
+from infra.service import Service
+
+
+class AppProcess(Service):
+    """A `smartcourse <subcommand>` process; healthy when its HTTP endpoint answers."""
+
+    subcommand: str
+    health_path = "/health"
+
+    @property
+    def version(self) -> str:
+        return smartcourse.__version__
+
+    @property
+    def port(self) -> int:
+        return next(iter(self.ports().values()))
+
+    def prepare(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "smartcourse", self.subcommand]
+
+    def environment(self) -> dict[str, str]:
+        return {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+    def healthy(self) -> bool:
+        reply = httpx.get(f"http://{self.settings.host}:{self.port}{self.health_path}",
+                          timeout=2)
+        return reply.status_code == 200
+
+
+class CommandApi(AppProcess):
+    name = "command-api"
+    subcommand = "command-api"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.command_api_port}
+
+
+class RelayProcess(AppProcess):
+    name = "relay"
+    subcommand = "relay"
+    health_path = "/metrics"
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.relay_metrics_port}
