@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     # Longest a read-side SQL statement may run (milliseconds) before it is cancelled.
     query_api_statement_timeout_ms: int = 5_000
 
+    # Stream worker (`smartcourse worker`, Faust): its consumer group, the topics' prefix (as
+    # the relay's --topic-prefix), partitions for topics it must create before the relay did,
+    # batches handed to the sink, and its Prometheus port (loopback).
+    worker_app_id: str = "smartcourse-projections"
+    worker_topic_prefix: str = "smartcourse"
+    worker_topic_partitions: int = 6
+    worker_batch_size: int = 1000
+    worker_batch_within: float = 0.2
+    worker_metrics_port: int = 9465
+
     def model_post_init(self, __context: object) -> None:
         h = self.host
         self.pg_dsn = self.pg_dsn or (

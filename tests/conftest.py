@@ -36,3 +36,12 @@ def command_api(stack: Settings, server_logs: Path) -> Iterator[str]:
 
     with serve("command-api", stack, server_logs) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def query_api(stack: Settings, server_logs: Path) -> Iterator[str]:
+    """The query API as a real uvicorn process; yields its base URL."""
+    from smartcourse.local_servers import serve
+
+    with serve("query-api", stack, server_logs) as base_url:
+        yield base_url

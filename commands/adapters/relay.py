@@ -9,7 +9,14 @@ at-least-once, in per-aggregate order. Consumers apply an aggregate's events by 
 (last + 1), which makes the repeats harmless.
 
 Batches are pipelined: the next one is read and produced while Kafka acknowledges the one
-before, and checkpoints still move strictly in order. One relay per name is active at a time
+before, and checkpoints still move strictly in order.
+
+Watermark markers (docs/adr/0004): after the checkpoint moves (at most every
+`marker_interval` while busy) and every `poll_interval` when idle, every partition of every
+domain topic gets a keyless message with the header `smartcourse-watermark` = the checkpoint.
+It is produced only after Kafka confirmed every event up to it, so in each partition it lands
+behind them: a consumer that reached the marker P of a partition has seen all of its events
+<= P. Other consumers skip messages carrying that header. One relay per name is active at a time
 (a session advisory lock); another waits as a standby and takes over when its connection ends.
 """
 
@@ -44,6 +51,7 @@ from smartcourse.settings import Settings
 log = logging.getLogger("smartcourse.relay")
 
 RELAY_LOCK = 7_201_002  # with hashtext(name): the key of the one-active-relay-per-name lock
+WATERMARK_HEADER = "smartcourse-watermark"
 
 RELAYED = Counter("smartcourse_relay_events_total",
                   "Events whose delivery to Kafka was confirmed", ["relay", "topic"])
@@ -54,6 +62,8 @@ LAG = Gauge("smartcourse_relay_lag_events",
             "Events committed to the store but not yet confirmed in Kafka", ["relay"])
 CHECKPOINT = Gauge("smartcourse_relay_checkpoint_position",
                    "Global position up to which Kafka has every event", ["relay"])
+WATERMARK = Gauge("smartcourse_relay_watermark_position",
+                  "Global position of the last watermark marker sent", ["relay"])
 BATCH_SECONDS = Histogram("smartcourse_relay_batch_seconds",
                           "From reading a batch to Kafka confirming all of it", ["relay"],
                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
@@ -75,14 +85,19 @@ class RelayConfig:
     stop_grace: float = 30.0  # on stop, how long to wait for Kafka to confirm what is in flight
     retry_backoff: float = 2.0
     gap_timeout: float = 10.0  # how long a hole in the positions is waited for (_contiguous)
+    marker_interval: float = 0.1  # seconds: watermark markers at most this often while busy
+    metadata_refresh: float = 60.0  # seconds between refreshes of the topics' partition counts
     producer_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.relay.dlq"
 
+    def domain_topics(self) -> list[str]:
+        return [topic_name(a, self.topic_prefix) for a in AGGREGATES]
+
     def topics(self) -> list[str]:
-        return [topic_name(a, self.topic_prefix) for a in AGGREGATES] + [self.dead_letter_topic]
+        return self.domain_topics() + [self.dead_letter_topic]
 
 
 class DeliveryFailed(Exception):
@@ -138,6 +153,10 @@ class Relay:
         self.position = 0  # the checkpoint: Kafka has every event up to here
         self._stopping = threading.Event()
         self._gap_since: float | None = None
+        self._marked = -1  # the position of the last watermark marker, and when it was sent
+        self._marked_at = -float("inf")
+        self._partitions: dict[str, int] = {}
+        self._partitions_at = -float("inf")
         self._encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
 
     def stop(self) -> None:
@@ -183,8 +202,10 @@ class Relay:
                 self._settle(conn, producer, in_flight, keep)
                 if self._stopping.is_set():
                     return True
+                self._mark(producer, time.monotonic())
                 if caught_up:
-                    self._wait_for_append(conn)
+                    self._wait_for_append(conn, min(self.config.poll_interval,
+                                                    self._marker_due_in(time.monotonic())))
         except DeliveryFailed as error:
             log.error("delivery failed; sending again from the checkpoint",
                       extra={"relay": self.config.name, "position": self.position,
@@ -208,15 +229,16 @@ class Relay:
             self._stopping.wait(self.config.poll_interval)
         return False
 
-    def _wait_for_append(self, conn: psycopg.Connection) -> None:
-        """Until the store NOTIFYs an append or the poll interval passes.
+    def _wait_for_append(self, conn: psycopg.Connection, timeout: float) -> None:
+        """Until the store NOTIFYs an append or `timeout` (the poll interval, or less when a
+        watermark marker falls due sooner) passes.
 
         NOTIFYs that came while the relay was busy are all taken at once (one fetch covers
         them), so a backlog of them costs one query, not one each.
         """
         if sum(1 for _ in conn.notifies(timeout=0)):
             return
-        for _ in conn.notifies(timeout=self.config.poll_interval, stop_after=1):
+        for _ in conn.notifies(timeout=timeout, stop_after=1):
             pass
 
     # -- batches -----------------------------------------------------------------------------
@@ -267,14 +289,45 @@ class Relay:
                       extra={"relay": self.config.name, "event_id": row.event_id,
                              "correlation_id": row.correlation_id, "position": row.position,
                              "reason": str(error)})
-        key = row.aggregate_id.encode()
-        while True:
+        _produce(producer, topic, value=value, key=row.aggregate_id.encode(), headers=headers,
+                 on_delivery=on_delivery)
+        return topic
+
+    # -- watermark markers -------------------------------------------------------------------
+    def _marker_due_in(self, now: float) -> float:
+        """Seconds until the next marker: soon after the checkpoint moved, else a heartbeat."""
+        idle = self.position == self._marked
+        wait = self.config.poll_interval if idle else self.config.marker_interval
+        return max(0.0, self._marked_at + wait - now)
+
+    def _mark(self, producer: Producer, now: float) -> None:
+        """Send the checkpoint as a marker to every partition of every domain topic, if due."""
+        if self._marker_due_in(now) > 0:
+            return
+        position = self.position
+        value = str(position).encode()
+        try:
+            for topic, count in self._partition_counts(producer, now).items():
+                for partition in range(count):
+                    _produce(producer, topic, value=value, partition=partition,
+                             headers=[(WATERMARK_HEADER, value)], on_delivery=_marker_delivered)
+        except KafkaException as error:  # a fatal producer: start a fresh session
+            raise DeliveryFailed(f"watermark marker refused: {error}") from error
+        self._marked, self._marked_at = position, now
+        WATERMARK.labels(self.config.name).set(position)
+
+    def _partition_counts(self, producer: Producer, now: float) -> dict[str, int]:
+        """Partitions per domain topic, from metadata refreshed every `metadata_refresh`."""
+        if now - self._partitions_at >= self.config.metadata_refresh:
             try:
-                producer.produce(topic, value=value, key=key, headers=headers,
-                                 on_delivery=on_delivery)
-                return topic
-            except BufferError:  # the local queue is full: let deliveries drain it
-                producer.poll(0.05)
+                topics = producer.list_topics(timeout=10).topics
+            except KafkaException as error:  # keep the counts we know; retry next time
+                log.warning("topic metadata unavailable", extra={"reason": str(error)})
+            else:
+                self._partitions = {t: len(topics[t].partitions)
+                                    for t in self.config.domain_topics() if t in topics}
+                self._partitions_at = now
+        return self._partitions
 
     def _settle(self, conn: psycopg.Connection, producer: Producer, in_flight: deque[_Batch],
                 keep: int) -> None:
@@ -358,6 +411,21 @@ class Relay:
             "logger": log,  # librdkafka's own log lines, as structured records
             **self.config.producer_overrides,
         })
+
+
+def _produce(producer: Producer, topic: str, **message: Any) -> None:
+    while True:
+        try:
+            producer.produce(topic, **message)
+            return
+        except BufferError:  # the local queue is full: let deliveries drain it
+            producer.poll(0.05)
+
+
+def _marker_delivered(error: KafkaError | None, _message: Any) -> None:
+    # A refusal makes the gapless producer fatal, so the next batch restarts the session.
+    if error is not None:
+        log.warning("watermark marker refused", extra={"reason": str(error)})
 
 
 def _log_kafka_error(error: KafkaError) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import demo, relay, serve, stack
+from smartcourse.cli import bench, demo, relay, serve, stack
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -14,5 +14,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)
+app.command("query-api")(serve.query_api)
 app.command("relay")(relay.relay)
 app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)

@@ -1,4 +1,4 @@
-"""`smartcourse command-api`: serve the command API with uvicorn."""
+"""`smartcourse command-api` and `smartcourse query-api`: serve the HTTP APIs with uvicorn."""
 
 from __future__ import annotations
 
@@ -20,5 +20,19 @@ def command_api(
         "commands.api.app:create_app", factory=True, host=settings.host,
         port=port or settings.command_api_port,
         workers=workers or settings.command_api_workers,
+        access_log=False, log_level="warning", loop="uvloop", http="httptools",
+    )
+
+
+def query_api(
+    workers: Annotated[int | None, typer.Option(help="Processes (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Serve the query API (reads over the projections) on the loopback host."""
+    settings = Settings()
+    uvicorn.run(
+        "query_api.app:create_app", factory=True, host=settings.host,
+        port=port or settings.query_api_port,
+        workers=workers or settings.query_api_workers,
         access_log=False, log_level="warning", loop="uvloop", http="httptools",
     )

@@ -34,7 +34,7 @@ from commands import messages as m
 from commands.adapters.avro_contracts import EventDecoder, subject_name
 from commands.adapters.event_codec import payload_of
 from commands.adapters.event_store import APPEND_LOCK, COLUMNS, NOTIFY_CHANNEL, StoredEvent
-from commands.adapters.relay import Relay, RelayConfig
+from commands.adapters.relay import WATERMARK_HEADER, Relay, RelayConfig
 from commands.bus import CommandBus
 from commands.domain.ids import enrollment_id, event_id
 from commands.domain.user import User
@@ -168,8 +168,9 @@ class Received:
     value: bytes
 
 
-def read_topics(settings: Settings, topics: list[str]) -> list[Received]:
-    """Everything in the topics from offset 0 up to their end offsets as of now."""
+def read_topics(settings: Settings, topics: list[str], markers: bool = False) -> list[Received]:
+    """Everything in the topics from offset 0 up to their end offsets as of now (watermark
+    markers only if asked for)."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False})
     try:
@@ -199,7 +200,7 @@ def read_topics(settings: Settings, topics: list[str]) -> list[Received]:
                 value=message.value()))
             if message.offset() + 1 >= pending[place]:
                 del pending[place]
-        return received
+        return [r for r in received if markers or WATERMARK_HEADER not in r.headers]
     finally:
         consumer.close()
 
@@ -428,3 +429,44 @@ def test_a_late_commit_is_never_skipped(
              if r.topic.endswith(".user") and UUID(r.key.decode()) in {late_user, queued_user}}
     assert users[late_user].position == late_position
     assert users[queued_user].position == queued_position
+
+
+def test_every_partition_gets_watermark_markers_behind_the_events_they_cover(
+    stack: Settings, writer: Writer, relay_config: RelayConfig
+) -> None:
+    """Each marker P sits after every event <= P of its partition (an event after it is always
+    newer than P), every partition of every domain topic (none of the dead-letter topic) gets
+    them, and they grow."""
+    with running_relay(stack, relay_config):
+        ours = writer.run(author_and_enroll(writer.bus))
+        last = stored_events(stack, ours)[-1].position
+        wait_until(lambda: (checkpoint(stack, relay_config.name) or 0) >= last,
+                   "the relay to confirm the test's events")
+
+        def marked_everywhere() -> bool:
+            markers = [r for r in read_topics(stack, relay_config.domain_topics(), markers=True)
+                       if WATERMARK_HEADER in r.headers]
+            reached = {(r.topic, r.partition) for r in markers
+                       if int(r.headers[WATERMARK_HEADER]) >= last}
+            return len(reached) == relay_config.partitions * len(relay_config.domain_topics())
+
+        wait_until(marked_everywhere, "a marker covering the test's events in every partition",
+                   interval=0.2)
+
+    received = read_topics(stack, relay_config.topics(), markers=True)
+    assert not any(r.topic == relay_config.dead_letter_topic for r in received)
+    decode = decoder(stack)
+    by_partition: dict[tuple[str, int], list[Received]] = defaultdict(list)
+    for message in received:
+        by_partition[(message.topic, message.partition)].append(message)
+    for messages in by_partition.values():
+        marks: list[int] = []
+        for message in sorted(messages, key=lambda r: r.offset):
+            if WATERMARK_HEADER in message.headers:
+                mark = int(message.headers[WATERMARK_HEADER])
+                assert message.key is None and message.value == str(mark).encode()
+                marks.append(mark)
+            else:
+                position = decode.decode(message.value, message.topic)["position"]
+                assert position > max(marks, default=0), "an event came after its marker"
+        assert marks == sorted(marks) and marks[-1] >= last

@@ -14,6 +14,7 @@ import pytest
 from commands.adapters.avro_contracts import EPOCH, MICROSECOND, ContractError, to_record
 from commands.adapters.event_store import StoredEvent
 from commands.adapters.relay import (
+    WATERMARK_HEADER,
     DeliveryFailed,
     Relay,
     RelayConfig,
@@ -138,3 +139,62 @@ def test_stopping_gives_up_on_unconfirmed_batches_after_the_grace_without_record
     in_flight = deque([batch(10)])
     relay._settle(conn, ScriptedProducer([]), in_flight, keep=1)  # type: ignore[arg-type]
     assert conn.checkpoints == [] and len(in_flight) == 1
+
+
+# -- watermark markers -------------------------------------------------------------------------
+class MarkerProducer:
+    """Records what is produced; its metadata has the domain topics and the dead-letter one."""
+
+    def __init__(self, config: RelayConfig, partitions: int = 3) -> None:
+        self.sent: list[tuple[str, dict[str, object]]] = []
+        self.metadata_calls = 0
+        topics = {t: type("T", (), {"partitions": dict.fromkeys(range(partitions))})()
+                  for t in config.topics()}
+        self._metadata = type("M", (), {"topics": topics})()
+
+    def list_topics(self, timeout: float) -> object:
+        self.metadata_calls += 1
+        return self._metadata
+
+    def produce(self, topic: str, **message: object) -> None:
+        self.sent.append((topic, message))
+
+
+def marked_relay(**config: object) -> tuple[Relay, MarkerProducer]:
+    relay = Relay(Settings(), RelayConfig(marker_interval=0.1, poll_interval=1.0, **config))
+    return relay, MarkerProducer(relay.config)
+
+
+def test_a_marker_goes_to_every_partition_of_every_domain_topic_without_a_key() -> None:
+    relay, producer = marked_relay(topic_prefix="t")
+    relay.position = 42
+    relay._mark(producer, now=100.0)  # type: ignore[arg-type]
+    places = sorted((topic, message["partition"]) for topic, message in producer.sent)
+    assert places == [(t, p) for t in sorted(relay.config.domain_topics()) for p in range(3)]
+    assert "t.relay.dlq" not in {topic for topic, _ in producer.sent}
+    for _, message in producer.sent:
+        assert "key" not in message
+        assert message["headers"] == [(WATERMARK_HEADER, b"42")]
+        assert message["value"] == b"42"
+
+
+def test_markers_follow_the_checkpoint_at_most_every_interval_and_beat_when_idle() -> None:
+    relay, producer = marked_relay()
+    relay.position = 10
+    relay._mark(producer, now=100.0)  # type: ignore[arg-type]
+    per_marker = len(producer.sent)
+
+    def sent_at(now: float) -> bool:
+        before = len(producer.sent)
+        relay._mark(producer, now=now)  # type: ignore[arg-type]
+        return len(producer.sent) > before
+
+    relay.position = 20
+    assert not sent_at(100.05)  # the checkpoint moved, but the last marker is too recent
+    assert relay._marker_due_in(100.05) == pytest.approx(0.05)
+    assert sent_at(100.1)
+    assert not sent_at(100.5)  # nothing new: only a heartbeat, one poll interval later
+    assert relay._marker_due_in(100.5) == pytest.approx(0.6)
+    assert sent_at(101.1)
+    assert len(producer.sent) == 3 * per_marker
+    assert producer.metadata_calls == 1  # partition counts are cached

@@ -1,0 +1,87 @@
+"""Where each projection has got to, for read-your-writes (ADR 0004, decision 2).
+
+A projection's position per (topic, partition) is the highest event or watermark position it
+handled there, written in the same transaction as its rows. Its position overall is the
+minimum over its partitions: every event at or below it has been applied (or dead-lettered).
+Each move is announced with NOTIFY on `POSITIONS_CHANNEL` (payload: the projection's name), so
+readers waiting on a consistency token need not poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from psycopg import AsyncConnection, Connection
+
+POSITIONS_CHANNEL = "read_models_positions"
+
+SAVE = """
+INSERT INTO read_models.projection_positions AS pp (projection, topic, partition, position)
+SELECT %(projection)s, * FROM unnest(%(topics)s::text[], %(partitions)s::int[],
+                                     %(positions)s::bigint[])
+ON CONFLICT (projection, topic, partition) DO UPDATE
+SET position = excluded.position, updated_at = now()
+WHERE excluded.position > pp.position
+"""
+
+ADVANCE = """
+UPDATE read_models.projection_positions SET position = %(position)s, updated_at = now()
+WHERE projection = %(projection)s AND position < %(position)s
+"""
+
+READ = """
+SELECT p.name, coalesce(min(pp.position), 0), count(pp.position)
+FROM read_models.projections p
+LEFT JOIN read_models.projection_positions pp ON pp.projection = p.name
+GROUP BY p.name
+"""
+
+
+async def save_positions(conn: AsyncConnection, projection: str,
+                         positions: Mapping[tuple[str, int], int]) -> None:
+    """Move the projection's partitions forward (never back) and announce it."""
+    if not positions:
+        return
+    keys = list(positions)
+    async with conn.pipeline():
+        cur = conn.cursor()
+        await cur.execute(SAVE, {
+            "projection": projection, "topics": [t for t, _ in keys],
+            "partitions": [p for _, p in keys], "positions": list(positions.values())})
+        await cur.execute("SELECT pg_notify(%s, %s)", [POSITIONS_CHANNEL, projection])
+
+
+async def advance_positions(conn: AsyncConnection, projection: str, position: int) -> None:
+    """After a replay switched versions: the new one holds every event up to `position`."""
+    await conn.execute(ADVANCE, {"projection": projection, "position": position})
+    await conn.execute("SELECT pg_notify(%s, %s)", [POSITIONS_CHANNEL, projection])
+
+
+def _positions(rows: list[tuple[str, int, int]],
+               partitions_per_topic: int | None) -> dict[str, int]:
+    if partitions_per_topic is None:
+        return {name: position for name, position, _ in rows}
+    from projections.registry import PROJECTIONS
+
+    def expected(name: str) -> int:
+        projection = PROJECTIONS.get(name)
+        return len(projection.aggregate_types) * partitions_per_topic if projection else 0
+
+    return {name: position if count >= expected(name) else 0 for name, position, count in rows}
+
+
+def projection_positions(conn: Connection,
+                         partitions_per_topic: int | None = None) -> dict[str, int]:
+    """Every projection's position: the minimum over its partitions (0 before any).
+
+    Give `partitions_per_topic` to count a projection that has not yet heard from every
+    partition of its topics as 0 (a partition without a row may hold unapplied events)."""
+    rows = conn.execute(READ).fetchall()
+    return _positions(rows, partitions_per_topic)
+
+
+async def aprojection_positions(conn: AsyncConnection,
+                                partitions_per_topic: int | None = None) -> dict[str, int]:
+    """`projection_positions` for an async connection."""
+    cur = await conn.execute(READ)
+    return _positions(await cur.fetchall(), partitions_per_topic)

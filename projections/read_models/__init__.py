@@ -1,0 +1,1 @@
+"""One module per PostgreSQL read model (docs/read-models.md): DDL, statements, pure fold."""

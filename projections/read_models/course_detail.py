@@ -1,0 +1,148 @@
+"""course_detail: a course's page: its details, modules and lessons in course order.
+
+Lesson indexes stay dense within a module (a removal closes the gap), which is exactly the
+index the aggregate gives the next lesson it adds, so (module_index, lesson_index) is the
+course's own order. Every content event touches `course_details.updated_at`; seat events do
+not (they change nothing shown here).
+"""
+
+from __future__ import annotations
+
+import json
+
+from commands.adapters.event_store import StoredEvent
+from projections.base import Change, Projection, Statement, touch, uuid, uuids
+
+DDL = """
+CREATE TABLE {s}.course_details (
+    course_id       uuid PRIMARY KEY,
+    instructor_id   uuid NOT NULL,
+    title           text NOT NULL,
+    description     text NOT NULL,
+    tags            text[] NOT NULL,
+    status          text NOT NULL,
+    content_version int NOT NULL,
+    ready_version   int NOT NULL,
+    capacity        int NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    last_position   bigint NOT NULL,
+    prerequisites   uuid[] NOT NULL
+);
+CREATE INDEX ON {s}.course_details (instructor_id);
+CREATE TABLE {s}.course_modules (
+    course_id    uuid NOT NULL,
+    module_id    uuid NOT NULL,
+    title        text NOT NULL,
+    module_index int NOT NULL,
+    PRIMARY KEY (course_id, module_id)
+);
+CREATE TABLE {s}.course_lessons (
+    course_id      uuid NOT NULL,
+    lesson_id      uuid NOT NULL,
+    module_id      uuid NOT NULL,
+    title          text NOT NULL,
+    module_index   int NOT NULL,
+    lesson_index   int NOT NULL,
+    content_length int NOT NULL,
+    assets         jsonb NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    PRIMARY KEY (course_id, lesson_id)
+);
+CREATE INDEX ON {s}.course_lessons (course_id, module_index, lesson_index);
+"""
+
+TOUCHED = ("WITH touched AS (UPDATE {s}.course_details SET updated_at = %(at)s,"
+           " last_position = %(pos)s WHERE course_id = %(id)s) ")
+
+
+def _update(name: str, assignments: str) -> Statement:
+    return Statement(f"detail.{name}", "UPDATE {s}.course_details SET " + assignments
+                     + ", updated_at = %(at)s, last_position = %(pos)s WHERE course_id = %(id)s")
+
+
+CREATED = Statement("detail.created", """
+INSERT INTO {s}.course_details (course_id, instructor_id, title, description, tags, status,
+    content_version, ready_version, capacity, updated_at, last_position, prerequisites)
+VALUES (%(id)s, %(instructor_id)s, %(title)s, %(description)s, %(tags)s, 'DRAFT', 0, 0,
+    %(capacity)s, %(at)s, %(pos)s, %(prerequisites)s)
+""")
+DETAILS_REVISED = _update(
+    "details_revised", "title = %(title)s, description = %(description)s, tags = %(tags)s")
+CAPACITY_CHANGED = _update("capacity_changed", "capacity = %(capacity)s")
+PREREQUISITES_SET = _update("prerequisites_set", "prerequisites = %(prerequisites)s")
+PUBLISHED = _update("published", "status = CASE status WHEN 'READY' THEN 'READY'"
+                    " ELSE 'PUBLISHED' END, content_version = %(content_version)s")
+READY = _update("ready", "status = 'READY', ready_version = %(content_version)s")
+STATUS = _update("status", "status = %(status)s")
+MODULE_ADDED = Statement("detail.module_added", TOUCHED + """
+INSERT INTO {s}.course_modules (course_id, module_id, title, module_index)
+VALUES (%(id)s, %(module_id)s, %(title)s, %(index)s)
+""")
+LESSON_ADDED = Statement("detail.lesson_added", TOUCHED + """
+INSERT INTO {s}.course_lessons (course_id, lesson_id, module_id, title, module_index,
+    lesson_index, content_length, assets, updated_at)
+SELECT %(id)s, %(lesson_id)s, %(module_id)s, %(title)s, m.module_index, %(index)s,
+    %(content_length)s, %(assets)s::jsonb, %(at)s
+FROM {s}.course_modules m WHERE m.course_id = %(id)s AND m.module_id = %(module_id)s
+""")
+LESSON_REVISED = Statement("detail.lesson_revised", TOUCHED + """
+UPDATE {s}.course_lessons SET title = %(title)s, content_length = %(content_length)s,
+    updated_at = %(at)s
+WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
+""")
+LESSON_REMOVED = Statement("detail.lesson_removed", TOUCHED + """
+, gone AS (DELETE FROM {s}.course_lessons WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
+           RETURNING module_id, lesson_index)
+UPDATE {s}.course_lessons l SET lesson_index = l.lesson_index - 1
+FROM gone WHERE l.course_id = %(id)s AND l.module_id = gone.module_id
+    AND l.lesson_index > gone.lesson_index
+""")
+
+STATUS_OF = {"course.reverted_to_draft": "DRAFT", "course.archived": "ARCHIVED"}
+
+
+def fold(event: StoredEvent) -> list[Change]:
+    p, kind = event.payload, event.event_type
+    base = {"id": event.aggregate_id, **touch(event)}
+    match kind:
+        case "course.created":
+            return [Change(CREATED, {
+                **base, "instructor_id": uuid(p, "instructor_id"), "title": p["title"],
+                "description": p["description"], "tags": list(p["tags"]),
+                "capacity": p["capacity"], "prerequisites": uuids(p["prerequisites"])})]
+        case "course.details_revised":
+            return [Change(DETAILS_REVISED, {**base, "title": p["title"],
+                                             "description": p["description"],
+                                             "tags": list(p["tags"])})]
+        case "course.capacity_changed":
+            return [Change(CAPACITY_CHANGED, {**base, "capacity": p["capacity"]})]
+        case "course.prerequisites_set":
+            return [Change(PREREQUISITES_SET,
+                           {**base, "prerequisites": uuids(p["prerequisites"])})]
+        case "course.published":
+            return [Change(PUBLISHED, {**base, "content_version": p["content_version"]})]
+        case "course.ready":
+            return [Change(READY, {**base, "content_version": p["content_version"]})]
+        case "course.module_added":
+            return [Change(MODULE_ADDED, {**base, "module_id": uuid(p, "module_id"),
+                                          "title": p["title"], "index": p["index"]})]
+        case "course.lesson_added":
+            return [Change(LESSON_ADDED, {
+                **base, "lesson_id": uuid(p, "lesson_id"), "module_id": uuid(p, "module_id"),
+                "title": p["title"], "index": p["index"], "content_length": len(p["content"]),
+                "assets": json.dumps(p["assets"], sort_keys=True)})]
+        case "course.lesson_revised":
+            return [Change(LESSON_REVISED, {**base, "lesson_id": uuid(p, "lesson_id"),
+                                            "title": p["title"],
+                                            "content_length": len(p["content"])})]
+        case "course.lesson_removed":
+            return [Change(LESSON_REMOVED, {**base, "lesson_id": uuid(p, "lesson_id")})]
+    if kind in STATUS_OF:
+        return [Change(STATUS, {**base, "status": STATUS_OF[kind]})]
+    return []  # seats: not shown on the course page
+
+
+PROJECTION = Projection(
+    name="course_detail", aggregate_types=("course",), ddl=DDL,
+    views=("course_details", "course_modules", "course_lessons"), fold=fold,
+)

@@ -1,0 +1,56 @@
+"""The query API: FastAPI over the read models. Reads projections only, never the event
+store or aggregates; every answer says which position it reflects (X-Read-Position)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from query_api import errors
+from query_api.consistency import PositionWatcher
+from query_api.db import create_pool
+from query_api.routes import courses, enrollments, instructors, operations
+from smartcourse.settings import Settings
+
+DESCRIPTION = """Reads of the SmartCourse learning platform, served from the projections.
+
+**Read-your-writes**: send a write's `position` as `X-Consistency-Token` (or
+`?after_position=`); the answer waits (bounded) until the read models reflect it, or is a
+503 `read_model.not_caught_up` with `Retry-After`. Never stale data silently.
+Every read answers `X-Read-Position`: the position it reflects."""
+
+
+def notify_channel() -> str | None:
+    """The channel the projection sinks NOTIFY when positions move, if they do."""
+    try:
+        from projections import positions as projection_positions
+    except ImportError:
+        return None
+    return getattr(projection_positions, "NOTIFY_CHANNEL", None)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings)
+        await pool.open(wait=True, timeout=30)
+        watcher = PositionWatcher(pool, settings.pg_dsn, notify_channel())
+        await watcher.start()
+        app.state.pool, app.state.watcher = pool, watcher
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await pool.close()
+
+    app = FastAPI(title="SmartCourse query API", version="1", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    for module in (courses, instructors, enrollments, operations):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,52 @@
+"""The read connection pool and the snapshot each request reads in.
+
+Connections are read-only at the server (the query API cannot write) and every request
+reads inside one REPEATABLE READ transaction: the positions it reports and the rows it
+returns come from the same snapshot, and sinks write rows and positions in one
+transaction, so `X-Read-Position` is exactly what the answer reflects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection, IsolationLevel
+from psycopg_pool import AsyncConnectionPool
+
+from query_api.positions import positions
+from smartcourse.settings import Settings
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A read transaction and the position (min over the projections read) it reflects."""
+
+    conn: AsyncConnection
+    position: int
+    positions: dict[str, int]
+
+
+async def _configure(conn: AsyncConnection) -> None:
+    await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
+    await conn.set_read_only(True)
+
+
+def create_pool(settings: Settings) -> AsyncConnectionPool:
+    options = (f"-c default_transaction_read_only=on"
+               f" -c statement_timeout={settings.query_api_statement_timeout_ms}")
+    return AsyncConnectionPool(
+        settings.pg_dsn, min_size=2, max_size=settings.query_api_pool_size, open=False,
+        timeout=10, kwargs={"autocommit": True, "options": options,
+                            "application_name": "smartcourse-query-api"},
+        configure=_configure,
+    )
+
+
+@asynccontextmanager
+async def snapshot(pool: AsyncConnectionPool, projections: Iterable[str]
+                   ) -> AsyncIterator[Snapshot]:
+    async with pool.connection() as conn, conn.transaction():
+        reached = await positions(conn, projections)
+        yield Snapshot(conn, min(reached.values(), default=0), reached)

@@ -1,0 +1,74 @@
+"""Read-side errors and their HTTP mapping, in the command API's body shape.
+
+The body shape, 401/403/404/422 and request validation come from `commands.api.errors`
+(installed as is); this module adds what only reads can meet: a consistency token the
+projections have not reached in time, and read models that are missing or too slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from commands.api import errors as command_errors
+from commands.api.errors import error_body
+from commands.domain.errors import SmartCourseError
+
+log = logging.getLogger("smartcourse.query_api")
+
+
+class NotCaughtUp(SmartCourseError):
+    """The projections a read needs are still behind the client's consistency token."""
+
+    code = "read_model.not_caught_up"
+
+    def __init__(self, token: int, positions: dict[str, int], retry_after: float) -> None:
+        super().__init__(
+            f"the read models have not reached position {token} yet; retry shortly",
+            token=token, positions=positions,
+        )
+        self.retry_after = retry_after
+
+
+class Unavailable(SmartCourseError):
+    """The read database or a read model cannot answer right now."""
+
+    code = "read_model.unavailable"
+
+
+def install(app: FastAPI) -> None:
+    command_errors.install(app)
+
+    @app.exception_handler(NotCaughtUp)
+    async def not_caught_up(_: Request, error: NotCaughtUp) -> JSONResponse:
+        return JSONResponse(
+            error_body(error.code, error.message, **error.details), status_code=503,
+            headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
+        )
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, error: Unavailable) -> JSONResponse:
+        return _unavailable(error.code, error.message)
+
+    @app.exception_handler(psycopg.errors.UndefinedTable)
+    async def missing_read_model(_: Request, error: psycopg.Error) -> JSONResponse:
+        log.error("a read model is missing: %s", error)
+        return _unavailable("read_model.unavailable", "a read model is not built yet")
+
+    @app.exception_handler(psycopg.errors.QueryCanceled)
+    async def too_slow(_: Request, error: psycopg.Error) -> JSONResponse:
+        log.error("a read was cancelled: %s", error)
+        return _unavailable("read_model.timeout", "the read took too long; retry shortly")
+
+    @app.exception_handler(psycopg.OperationalError)  # PoolTimeout included
+    async def database_down(_: Request, error: Exception) -> JSONResponse:
+        log.error("the read database does not answer: %s", error)
+        return _unavailable("database.unavailable", "the read database does not answer")
+
+
+def _unavailable(code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=503, headers={"Retry-After": "1"})

@@ -1,0 +1,1 @@
+"""SQL over the read-model views, one module per read model, answering response models."""

@@ -1,0 +1,68 @@
+"""The course catalog (`read_models.catalog_courses`): search, filters, keyset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+from query_api.access import CatalogScope
+from query_api.models import CourseSummary
+from query_api.pagination import Page, decode, page
+from query_api.reads.sql import Where, like_pattern
+
+COLUMNS = sql.SQL(
+    "course_id, instructor_id, title, description, tags, status, capacity, seats_taken,"
+    " seats_available, content_version, published_at, updated_at")
+SORT_KEY = (str, UUID)  # (title, course_id): stable, and what a catalog is browsed by
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    scope: CatalogScope
+    q: str | None = None
+    tags: Sequence[str] = ()
+
+
+async def list_courses(conn: AsyncConnection, query: CatalogQuery, limit: int,
+                       cursor: str | None) -> Page[CourseSummary]:
+    where = Where().add("status = ANY(%s)", list(query.scope.statuses))
+    if query.scope.instructor_id is not None:
+        where.add("instructor_id = %s", query.scope.instructor_id)
+    if query.q:
+        where.add("title ILIKE %s", like_pattern(query.q))  # served by the trigram index
+    if query.tags:
+        where.add("tags @> %s::text[]", list(query.tags))
+    if cursor is not None:
+        where.add("(title, course_id) > (%s, %s)", *decode(cursor, SORT_KEY))
+    statement = sql.SQL(
+        "SELECT {} FROM read_models.catalog_courses WHERE {} ORDER BY title, course_id LIMIT %s"
+    ).format(COLUMNS, where.sql())
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(statement, [*where.params, limit + 1])
+        rows = await cur.fetchall()
+    kept, next_cursor = page(rows, limit, lambda r: (r["title"], r["course_id"]))
+    return Page[CourseSummary](items=[summary(r) for r in kept], next_cursor=next_cursor)
+
+
+def summary(row: dict[str, Any]) -> CourseSummary:
+    return CourseSummary(
+        course_id=row["course_id"], instructor_id=row["instructor_id"], title=row["title"],
+        description=row["description"] or "", tags=list(row["tags"] or []),
+        status=row["status"], capacity=row["capacity"], seats_taken=row["seats_taken"],
+        seats_available=row["seats_available"], content_version=row["content_version"],
+        published_at=row["published_at"], updated_at=row["updated_at"],
+    )
+
+
+async def course_owner(conn: AsyncConnection, course_id: UUID) -> UUID | None:
+    """The course's instructor, or None if the catalog has no such course."""
+    cur = await conn.execute(
+        "SELECT instructor_id FROM read_models.catalog_courses WHERE course_id = %s",
+        [course_id])
+    row = await cur.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,67 @@
+"""The Faust app, declared once: `smartcourse worker` and `faust -A streams.app worker` run it.
+
+Agents live in `streams/agents/` and are found by autodiscovery. The app reads its settings
+(SMARTCOURSE_* variables) when imported but connects to nothing until the worker starts:
+then it creates the topics it reads if the relay has not yet (so the broker's auto-create
+cannot give them the wrong partition count) and serves its metrics on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from prometheus_client import start_http_server
+
+from commands.adapters.relay import ensure_topics
+from smartcourse.settings import Settings
+
+log = logging.getLogger("smartcourse.worker")
+
+settings = Settings()
+
+# Faust's own logging set-up, with every line as one JSON object (the relay's formatter).
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "merge": True,  # keep the level Faust derives from `-l`, replace its handler
+    "formatters": {"json": {"()": "smartcourse.cli.relay.JsonFormatter"}},
+    "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json",
+                             "stream": "ext://sys.stderr"}},
+}
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """`host:port,host:port` (as librdkafka takes it) in Faust's URL form."""
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+class ProjectionsApp(faust.App):
+    """The app, plus what must happen once before its consumer subscribes."""
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        from streams.topics import declared_topic_names
+
+        await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap,
+                                declared_topic_names(), settings.worker_topic_partitions, 1)
+        if settings.worker_metrics_port:
+            start_http_server(settings.worker_metrics_port, addr=settings.host)
+        log.info("worker starting", extra={
+            "app_id": settings.worker_app_id, "prefix": settings.worker_topic_prefix,
+            "metrics_port": settings.worker_metrics_port})
+
+
+app = ProjectionsApp(
+    settings.worker_app_id,
+    broker=broker_urls(settings.kafka_bootstrap),
+    store="memory://",
+    autodiscover=["streams.agents"],
+    origin="streams",
+    web_enabled=False,
+    topic_disable_leader=True,  # no internal leader topic: the agents need no leader
+    consumer_auto_offset_reset="earliest",  # a new group starts at the first event
+    broker_commit_interval=1.0,  # acked offsets reach Kafka within a second
+    logging_config=LOGGING,
+)
