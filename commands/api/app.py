@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from prometheus_client import make_asgi_app
 
 from commands.api import errors
 from commands.api.routes import courses, enrollments, users
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+
+    app.mount("/metrics", make_asgi_app())
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,8 @@ class IdempotencyKeyReused(SmartCourseError):
 class IdempotencyInProgress(Conflict):
     code = "idempotency.in_progress"
 
+
+log = logging.getLogger("smartcourse.api")
 
 STATUS: dict[type[SmartCourseError], int] = {
     Unauthorized: 401,
@@ -66,6 +69,15 @@ def install(app: FastAPI) -> None:
             error_body("request.invalid", "the request is not valid", problems=problems),
             status_code=422,
         )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        correlation_id = request.headers.get("X-Correlation-ID")
+        log.exception("unexpected error", extra={"path": request.url.path,
+                                                 "correlation_id": correlation_id})
+        return JSONResponse(error_body("internal", "an unexpected error occurred; it was "
+                                       "logged", correlation_id=correlation_id),
+                            status_code=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter, Histogram
 
 from commands.api.auth import CurrentActor
 from commands.api.errors import (
@@ -30,6 +31,12 @@ from commands.messages import Actor
 from commands.unit_of_work import CommandResult
 
 MAX_KEY_LENGTH = 255
+
+COMMANDS = Counter("smartcourse_commands_total", "Commands handled, by outcome: ok, unchanged "
+                   "(a no-op such as a repeated enroll) or the error code", ["command", "outcome"])
+COMMAND_SECONDS = Histogram(
+    "smartcourse_command_seconds", "From dispatch to commit (or refusal) of a command",
+    ["command"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
 
 class CommandRunner:
@@ -56,7 +63,7 @@ class CommandRunner:
         correlation_id = self.correlation_id()
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
-            result = await self.bus.execute(command, self.actor, correlation_id=correlation_id)
+            result = await self._execute(command, correlation_id)
             return self._reply(result, respond, status_code, status_when_unchanged)
         if not 0 < len(key) <= MAX_KEY_LENGTH:
             raise RuleViolated(f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters",
@@ -78,7 +85,7 @@ class CommandRunner:
         if not await self.redis.set(redis_key, claim, nx=True, ex=ttl):
             return await self._replay(redis_key, fingerprint)
         try:
-            result = await self.bus.execute(command, self.actor, correlation_id=correlation_id)
+            result = await self._execute(command, correlation_id)
         except SmartCourseError as error:
             reply = JSONResponse(error_body(error.code, error.message, **error.details),
                                  status_code=status_of(error))
@@ -90,6 +97,18 @@ class CommandRunner:
         reply = self._reply(result, respond, status_code, status_when_unchanged)
         await self._remember(redis_key, fingerprint, reply, ttl)
         return reply
+
+    async def _execute(self, command: Any, correlation_id: UUID) -> CommandResult:
+        name = type(command).__name__
+        with COMMAND_SECONDS.labels(name).time():
+            try:
+                result = await self.bus.execute(command, self.actor,
+                                                correlation_id=correlation_id)
+            except SmartCourseError as error:
+                COMMANDS.labels(name, error.code).inc()
+                raise
+        COMMANDS.labels(name, "ok" if result.changed else "unchanged").inc()
+        return result
 
     async def _replay(self, redis_key: str, fingerprint: str) -> JSONResponse:
         stored = json.loads(await self.redis.get(redis_key) or "{}")

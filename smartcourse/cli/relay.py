@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import signal
-import sys
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from smartcourse.observability import JsonFormatter, configure_logging
 from smartcourse.settings import Settings
 
-# Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
+__all__ = ["JsonFormatter", "relay"]  # JsonFormatter: referenced by streams/app.py's config
 
 def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    for chatty in ("httpx", "httpx2", "httpcore", "httpcore2"):  # one line per registry call
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(level)
 
 
 def relay(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from smartcourse.observability import log_config
 from smartcourse.settings import Settings
 
 
@@ -20,7 +21,7 @@ def command_api(
         "commands.api.app:create_app", factory=True, host=settings.host,
         port=port or settings.command_api_port,
         workers=workers or settings.command_api_workers,
-        access_log=False, log_level="warning", loop="uvloop", http="httptools",
+        access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
     )
 
 
@@ -34,5 +35,5 @@ def query_api(
         "query_api.app:create_app", factory=True, host=settings.host,
         port=port or settings.query_api_port,
         workers=workers or settings.query_api_workers,
-        access_log=False, log_level="warning", loop="uvloop", http="httptools",
+        access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
     )
