@@ -30,6 +30,10 @@ from smartcourse.settings import PROJECT_ROOT, Settings
 BENCHMARKS = {
     "command_path": "bench.command_path",
     "relay": "bench.relay",
+    "projection_pg": "bench.projection_pg",
+    "replay": "bench.replay",
+    "clickhouse_projection": "bench.clickhouse_projection",
+    "embeddings": "bench.embeddings",
 }
 
 

@@ -15,6 +15,7 @@ from commands.domain.enrollment import COMPLETED, Enrollment
 from commands.domain.errors import Conflict, Forbidden, RuleViolated
 from commands.domain.ids import enrollment_id
 from commands.domain.user import ROLES, User
+from commands.domain.workflow import Workflow
 from commands.unit_of_work import CommandResult, UnitOfWork
 
 Handler = Callable[[Any, m.Actor, UnitOfWork], Awaitable[CommandResult]]
@@ -204,6 +205,43 @@ async def cancel_enrollment(
     return await uow.commit(enrollment)
 
 
+async def start_workflow(cmd: m.StartWorkflow, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """Idempotent: a process manager re-issues it after a restart."""
+    _require_role(actor, "system")
+    existing = await uow.find(Workflow, cmd.workflow_id)
+    if existing is not None:
+        return await uow.commit(existing)
+    workflow = Workflow(id=cmd.workflow_id, kind=cmd.kind, course_id=cmd.course_id,
+                        content_version=cmd.content_version)
+    uow.add(workflow)
+    return await uow.commit(workflow)
+
+
+async def record_content_chunked(
+    cmd: m.RecordContentChunked, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    _require_role(actor, "system")
+    workflow = await uow.get(Workflow, cmd.workflow_id)
+    workflow.record_chunks(cmd.chunker, cmd.chunk_count, cmd.content_hash, list(cmd.lessons))
+    return await uow.commit(workflow)
+
+
+async def fail_workflow(cmd: m.FailWorkflow, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "system")
+    workflow = await uow.get(Workflow, cmd.workflow_id)
+    workflow.fail(cmd.step, cmd.reason, cmd.attempts)
+    return await uow.commit(workflow)
+
+
+async def complete_workflow(
+    cmd: m.CompleteWorkflow, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    _require_role(actor, "system")
+    workflow = await uow.get(Workflow, cmd.workflow_id)
+    workflow.complete(cmd.chunk_count)
+    return await uow.commit(workflow)
+
+
 HANDLERS: dict[type, Handler] = {
     m.RegisterUser: register_user,
     m.CreateCourse: create_course,
@@ -223,4 +261,8 @@ HANDLERS: dict[type, Handler] = {
     m.CompleteLesson: complete_lesson,
     m.ScoreQuiz: score_quiz,
     m.CancelEnrollment: cancel_enrollment,
+    m.StartWorkflow: start_workflow,
+    m.RecordContentChunked: record_content_chunked,
+    m.FailWorkflow: fail_workflow,
+    m.CompleteWorkflow: complete_workflow,
 }

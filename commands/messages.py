@@ -144,3 +144,36 @@ class ScoreQuiz:
 class CancelEnrollment:
     enrollment_id: UUID
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class StartWorkflow:
+    """Record that a process manager began a run (the platform's own actor only)."""
+
+    workflow_id: UUID
+    kind: str
+    course_id: UUID
+    content_version: int
+
+
+@dataclass(frozen=True)
+class RecordContentChunked:
+    workflow_id: UUID
+    chunker: str
+    chunk_count: int
+    content_hash: str
+    lessons: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FailWorkflow:
+    workflow_id: UUID
+    step: str
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CompleteWorkflow:
+    workflow_id: UUID
+    chunk_count: int

@@ -43,7 +43,7 @@ def plan_batch(projection: Projection, deliveries: Iterable[EventDelivery],
     """Decide, without I/O, what a batch does given the applied versions and parked
     aggregates (of the events' aggregates) as the database has them."""
     plan = Plan()
-    versions = dict(applied)
+    versions: dict[UUID, int] = {}  # this batch's moves, over `applied` (not copied: large)
     for delivery in deliveries:
         event = delivery.event
         if not projection.handles(event):
@@ -56,7 +56,7 @@ def plan_batch(projection: Projection, deliveries: Iterable[EventDelivery],
             plan.dead_letters.append(DeadLetter(
                 delivery, AGGREGATE_PARKED, f"aggregate {aggregate} is parked ({detail})"))
             continue
-        current = versions.get(aggregate, 0)
+        current = versions.get(aggregate) or applied.get(aggregate, 0)
         if event.version <= current:
             plan.duplicates += 1
             continue

@@ -10,8 +10,12 @@ readers waiting on a consistency token need not poll.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from psycopg import AsyncConnection, Connection
+
+if TYPE_CHECKING:
+    from projections.base import Projection
 
 POSITIONS_CHANNEL = "read_models_positions"
 
@@ -57,31 +61,35 @@ async def advance_positions(conn: AsyncConnection, projection: str, position: in
     await conn.execute("SELECT pg_notify(%s, %s)", [POSITIONS_CHANNEL, projection])
 
 
-def _positions(rows: list[tuple[str, int, int]],
-               partitions_per_topic: int | None) -> dict[str, int]:
+def _positions(rows: list[tuple[str, int, int]], partitions_per_topic: int | None,
+               projections: Mapping[str, Projection] | None) -> dict[str, int]:
     if partitions_per_topic is None:
         return {name: position for name, position, _ in rows}
-    from projections.registry import PROJECTIONS
+    if projections is None:
+        from projections.registry import PROJECTIONS as projections
 
     def expected(name: str) -> int:
-        projection = PROJECTIONS.get(name)
-        return len(projection.aggregate_types) * partitions_per_topic if projection else 0
+        known = projections.get(name)
+        return len(known.aggregate_types) * partitions_per_topic if known else 0
 
     return {name: position if count >= expected(name) else 0 for name, position, count in rows}
 
 
-def projection_positions(conn: Connection,
-                         partitions_per_topic: int | None = None) -> dict[str, int]:
+def projection_positions(conn: Connection, partitions_per_topic: int | None = None,
+                         projections: Mapping[str, Projection] | None = None,
+                         ) -> dict[str, int]:
     """Every projection's position: the minimum over its partitions (0 before any).
 
     Give `partitions_per_topic` to count a projection that has not yet heard from every
-    partition of its topics as 0 (a partition without a row may hold unapplied events)."""
+    partition of its topics as 0 (a partition without a row may hold unapplied events);
+    `projections` tells their topics (default: the registry)."""
     rows = conn.execute(READ).fetchall()
-    return _positions(rows, partitions_per_topic)
+    return _positions(rows, partitions_per_topic, projections)
 
 
-async def aprojection_positions(conn: AsyncConnection,
-                                partitions_per_topic: int | None = None) -> dict[str, int]:
+async def aprojection_positions(conn: AsyncConnection, partitions_per_topic: int | None = None,
+                                projections: Mapping[str, Projection] | None = None,
+                                ) -> dict[str, int]:
     """`projection_positions` for an async connection."""
     cur = await conn.execute(READ)
-    return _positions(await cur.fetchall(), partitions_per_topic)
+    return _positions(await cur.fetchall(), partitions_per_topic, projections)

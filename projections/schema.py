@@ -100,3 +100,17 @@ async def version_schemas(conn: AsyncConnection, projection: Projection) -> list
         "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", [prefix])
     found = [name.removeprefix(prefix) for (name,) in await cur.fetchall()]
     return sorted(int(v) for v in found if v.isdigit())
+
+
+async def drop_projection(conn: AsyncConnection, projection: Projection) -> None:
+    """Remove a projection entirely: its version schemas, views and bookkeeping rows (to
+    retire one, or to clean up a private copy made by a test or a benchmark)."""
+    async with conn.transaction():
+        for table in projection.views:
+            await conn.execute(f"DROP VIEW IF EXISTS read_models.{table}")
+        for version in await version_schemas(conn, projection):
+            await conn.execute(f"DROP SCHEMA {projection.schema(version)} CASCADE")
+        await conn.execute("DELETE FROM read_models.projections WHERE name = %s",
+                           [projection.name])
+        await conn.execute("DELETE FROM read_models.projection_positions WHERE projection = %s",
+                           [projection.name])

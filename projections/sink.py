@@ -14,10 +14,15 @@ Public API of `projections/` (what `streams/`, `query_api/` and the CLI use):
   `await retry(conn, dead_letter_deliveries) -> BatchResult` replays dead letters (unparks);
   `await park(conn, aggregate_id, reason, error)` for a message that could not be decoded.
   `conn` is an `AsyncConnection` not inside a transaction (autocommit suits best).
-- `projections.schema.ensure_read_models(conn)`: bootstrap, idempotent, concurrent-safe.
-- `projections.positions`: `projection_positions(conn) -> dict[str, int]` (sync),
-  `aprojection_positions(conn)` (async), `POSITIONS_CHANNEL` (NOTIFY on every move).
-- `projections.replay`: `plan_replay`, `replay_projection` (the `smartcourse replay` CLI).
+- `projections.schema`: `ensure_read_models(conn, projections=None)` bootstrap (idempotent,
+  safe when processes start together), `drop_projection(conn, projection)`.
+- `projections.positions`: `projection_positions(conn, partitions_per_topic=None) ->
+  dict[str, int]` (sync; min over partitions), `aprojection_positions` (async),
+  `POSITIONS_CHANNEL` (NOTIFY, payload the projection's name, on every move).
+- `projections.replay`: `await plan_replay(conn, projection, restart=False) -> ReplayPlan`,
+  `await replay_projection(dsn, projection, chunk_size=, restart=, progress=)
+  -> ReplayOutcome` (the engine of `smartcourse replay`).
+- `projections.checksums.table_checksums(conn, projection, version, ids=None)`.
 
 A batch (ADR 0004): take the projection's advisory lock, read the live version, apply each
 event only if it is its aggregate's next version (duplicates skipped; a gap, a fold that
@@ -109,7 +114,7 @@ class PostgresProjector:
         """One transaction holding the projection's lock; yields the live version. It is read
         after the lock is granted, so a replay's switch falls wholly before or after."""
         if not self._bootstrapped:
-            await ensure_read_models(conn)
+            await ensure_read_models(conn, [self.projection])
             self._bootstrapped = True
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",

@@ -78,8 +78,10 @@ async def apply_events(conn: AsyncConnection, projection: Projection, schema: st
     if cache is not None:
         cache.versions.update(_versions(steps))
         cache.parked.update(plan.parked, failed)
-    letters = sorted([*plan.dead_letters, *_letters(failed)],
-                     key=lambda letter: letter.delivery.event.position)
+    letters = plan.dead_letters
+    if failed:  # merge the write failures in, in delivery order
+        order = {id(d): n for n, d in enumerate(deliveries)}
+        letters = sorted([*letters, *_letters(failed)], key=lambda x: order[id(x.delivery)])
     return Written(len(steps), plan.duplicates, plan.ignored, letters)
 
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
@@ -22,15 +23,6 @@ DESCRIPTION = """Reads of the SmartCourse learning platform, served from the pro
 Every read answers `X-Read-Position`: the position it reflects."""
 
 
-def notify_channel() -> str | None:
-    """The channel the projection sinks NOTIFY when positions move, if they do."""
-    try:
-        from projections import positions as projection_positions
-    except ImportError:
-        return None
-    return getattr(projection_positions, "NOTIFY_CHANNEL", None)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -38,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = create_pool(settings)
         await pool.open(wait=True, timeout=30)
-        watcher = PositionWatcher(pool, settings.pg_dsn, notify_channel())
+        watcher = PositionWatcher(pool, settings.pg_dsn, POSITIONS_CHANNEL,
+                                  settings.worker_topic_partitions)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
         try:

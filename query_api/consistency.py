@@ -1,9 +1,10 @@
 """Read-your-writes: a read carrying a consistency token waits, bounded, for its projections.
 
-One LISTEN connection per process (not one per waiting request) turns the sink's NOTIFY into
-an asyncio event that wakes every waiter to re-read the positions. If no notification comes
-(a sink that does not notify, a missed one, the listener reconnecting), waiters poll with
-exponential backoff; either way the wait ends at the deadline with `NotCaughtUp`.
+One LISTEN connection per process (not one per waiting request) turns the sinks' NOTIFY
+into an asyncio event that wakes every waiter to re-read the positions; waiters woken
+together share one query. If no notification comes (a missed one, the listener
+reconnecting), waiters poll with exponential backoff; either way the wait ends at the
+deadline with `NotCaughtUp`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
+from projections.registry import PROJECTIONS
 from query_api.errors import NotCaughtUp
 from query_api.positions import positions
 
@@ -45,14 +47,20 @@ def poll_delays(first: float = FIRST_POLL, ceiling: float = MAX_POLL) -> Iterabl
 
 
 class PositionWatcher:
+    """Waits for projection positions; one per process, started by the app's lifespan."""
+
     def __init__(self, pool: AsyncConnectionPool, dsn: str, channel: str | None,
+                 partitions_per_topic: int | None = None,
                  first_poll: float = FIRST_POLL, max_poll: float = MAX_POLL) -> None:
         self.pool = pool
         self.dsn = dsn
+        self.partitions_per_topic = partitions_per_topic
         self.channel = channel
         self.first_poll, self.max_poll = first_poll, max_poll
         self._moved = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self._reading: tuple[float, asyncio.Future[dict[str, int]]] | None = None
+        self._woken_at = 0.0
 
     async def start(self) -> None:
         if self.channel:
@@ -69,23 +77,37 @@ class PositionWatcher:
         names = tuple(names)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        since = loop.time()  # the client's write committed before its read arrived
         for delay in poll_delays(self.first_poll, self.max_poll):
             moved = self._moved  # taken before reading: a NOTIFY during the read still wakes us
-            reached = await self._read(names)
+            reached = await self._read(names, since)
             remaining = deadline - loop.time()
             if caught_up(reached, token):
                 return reached
             if remaining <= 0:
                 raise NotCaughtUp(token, reached, RETRY_AFTER)
-            with suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(moved.wait(), min(delay, remaining))
+                since = self._woken_at  # what was committed before the NOTIFY is enough
+            except TimeoutError:
+                since = loop.time()
         raise AssertionError("unreachable: poll_delays never ends")
 
-    async def _read(self, names: Iterable[str]) -> dict[str, int]:
+    async def _read(self, names: tuple[str, ...], since: float) -> dict[str, int]:
+        """The positions as of `since` (loop time) or later. A read that started at or after
+        `since` sees every commit before it, so waiters woken together share it."""
+        if self._reading is None or self._reading[0] < since:
+            self._reading = (asyncio.get_running_loop().time(),
+                             asyncio.ensure_future(self._read_all()))
+        every = await asyncio.shield(self._reading[1])  # one waiter's timeout cancels no read
+        return {name: every.get(name, 0) for name in names}
+
+    async def _read_all(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
-            return await positions(conn, names)
+            return await positions(conn, PROJECTIONS, self.partitions_per_topic)
 
     def _wake(self) -> None:
+        self._woken_at = asyncio.get_running_loop().time()
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
 

@@ -4,6 +4,11 @@ Connections are read-only at the server (the query API cannot write) and every r
 reads inside one REPEATABLE READ transaction: the positions it reports and the rows it
 returns come from the same snapshot, and sinks write rows and positions in one
 transaction, so `X-Read-Position` is exactly what the answer reflects.
+
+The transaction first locks the views it reads (ACCESS SHARE), before its snapshot is taken:
+a replay's switch (views repointed, tail applied, positions advanced in one transaction)
+then falls wholly before or after it. Without the lock a snapshot taken before the switch
+could read the new version's tables without the tail the switch applied.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from psycopg import AsyncConnection, IsolationLevel
+from psycopg import AsyncConnection, IsolationLevel, sql
 from psycopg_pool import AsyncConnectionPool
 
+from projections.registry import PROJECTIONS
 from query_api.positions import positions
 from smartcourse.settings import Settings
 
@@ -26,6 +32,13 @@ class Snapshot:
     conn: AsyncConnection
     position: int
     positions: dict[str, int]
+
+
+def lock_views(projections: Iterable[str]) -> sql.Composed:
+    """LOCK the projections' views `read_models.<table>` (and so their live tables)."""
+    views = [sql.Identifier("read_models", view)
+             for name in projections for view in PROJECTIONS[name].views]
+    return sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.SQL(", ").join(views))
 
 
 async def _configure(conn: AsyncConnection) -> None:
@@ -45,8 +58,10 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
 
 
 @asynccontextmanager
-async def snapshot(pool: AsyncConnectionPool, projections: Iterable[str]
-                   ) -> AsyncIterator[Snapshot]:
+async def snapshot(pool: AsyncConnectionPool, projections: Iterable[str],
+                   partitions_per_topic: int | None = None) -> AsyncIterator[Snapshot]:
+    projections = tuple(projections)
     async with pool.connection() as conn, conn.transaction():
-        reached = await positions(conn, projections)
+        await conn.execute(lock_views(projections))
+        reached = await positions(conn, projections, partitions_per_topic)
         yield Snapshot(conn, min(reached.values(), default=0), reached)

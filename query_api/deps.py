@@ -88,7 +88,8 @@ class Reader:
         if self.token is not None:
             await self.state.watcher.wait(self.projections, self.token,
                                           self.state.settings.read_your_writes_timeout)
-        async with snapshot(self.state.pool, self.projections) as snap:
+        partitions = self.state.settings.worker_topic_partitions
+        async with snapshot(self.state.pool, self.projections, partitions) as snap:
             self.response.headers[READ_POSITION_HEADER] = str(snap.position)
             yield snap
 

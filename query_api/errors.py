@@ -34,12 +34,6 @@ class NotCaughtUp(SmartCourseError):
         self.retry_after = retry_after
 
 
-class Unavailable(SmartCourseError):
-    """The read database or a read model cannot answer right now."""
-
-    code = "read_model.unavailable"
-
-
 def install(app: FastAPI) -> None:
     command_errors.install(app)
 
@@ -49,10 +43,6 @@ def install(app: FastAPI) -> None:
             error_body(error.code, error.message, **error.details), status_code=503,
             headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
         )
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(_: Request, error: Unavailable) -> JSONResponse:
-        return _unavailable(error.code, error.message)
 
     @app.exception_handler(psycopg.errors.UndefinedTable)
     async def missing_read_model(_: Request, error: psycopg.Error) -> JSONResponse:

@@ -47,8 +47,13 @@ def decode(cursor: str, types: Sequence[Callable[[str], Any]]) -> tuple[Any, ...
         if not isinstance(parts, list) or len(parts) != len(types):
             raise ValueError("wrong shape")
         return tuple(_parse(kind, part) for kind, part in zip(types, parts, strict=True))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, RecursionError):  # deep JSON nesting
         raise InvalidCursor("the cursor is not one this endpoint gave out") from None
+
+
+def after(cursor: str | None, types: Sequence[Callable[[str], Any]]) -> tuple[Any, ...] | None:
+    """The sort key a page starts after (None: the first page)."""
+    return None if cursor is None else decode(cursor, types)
 
 
 def _parse(kind: Callable[[str], Any], part: Any) -> Any:
@@ -56,6 +61,7 @@ def _parse(kind: Callable[[str], Any], part: Any) -> Any:
         raise TypeError("cursor parts are strings")
     if "\x00" in part:
         raise ValueError("NUL in cursor")
+    part.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
     if kind is datetime:
         parsed = datetime.fromisoformat(part)
         if parsed.tzinfo is None:

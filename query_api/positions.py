@@ -1,17 +1,20 @@
 """Where the read models have got to: projection positions and the relay's checkpoint.
 
 A projection's position is the minimum over its (topic, partition) rows in
-`read_models.projection_positions` (docs/read-models.md); one without rows is at 0.
+`read_models.projection_positions` (docs/read-models.md), as `projections.positions`
+computes it; one without rows is at 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
+
+from projections.positions import aprojection_positions
 
 # The read models' projections, as named in read_models.projections.
 COURSE_CATALOG = "course_catalog"
@@ -21,11 +24,6 @@ STUDENT_ENROLLMENTS = "student_enrollments"
 COURSE_ROSTER = "course_roster"
 
 RELAY_CHECKPOINT = "kafka-relay"  # event_store.checkpoints row of the outbox relay
-
-POSITIONS = """
-SELECT projection, min(position) FROM read_models.projection_positions
-WHERE projection = ANY(%s) GROUP BY projection
-"""
 
 STATUSES = """
 WITH pos AS (
@@ -73,12 +71,12 @@ class ProjectionRow:
         return max(0.0, (self.checked_at - self.moved_at).total_seconds())
 
 
-async def positions(conn: AsyncConnection, names: Iterable[str]) -> dict[str, int]:
-    """Each named projection's position (0 when it has handled nothing yet)."""
-    wanted = sorted(set(names))
-    cur = await conn.execute(POSITIONS, [wanted])
-    found = {name: position for name, position in await cur.fetchall()}
-    return {name: found.get(name, 0) for name in wanted}
+async def positions(conn: AsyncConnection, names: Iterable[str],
+                    partitions_per_topic: int | None = None) -> dict[str, int]:
+    """Each named projection's position: 0 until it has handled something in every
+    partition of its topics (a silent partition may hold events it has not applied)."""
+    every = await aprojection_positions(conn, partitions_per_topic)
+    return {name: every.get(name, 0) for name in sorted(set(names))}
 
 
 async def relay_position(conn: AsyncConnection) -> int | None:
@@ -89,7 +87,11 @@ async def relay_position(conn: AsyncConnection) -> int | None:
     return row[0] if row else None
 
 
-async def statuses(conn: AsyncConnection, relay: int | None) -> list[ProjectionRow]:
+async def statuses(conn: AsyncConnection, relay: int | None,
+                   partitions_per_topic: int | None = None) -> list[ProjectionRow]:
+    """Every projection's state, position (the same rule as the waits use) and lag."""
+    reached = await aprojection_positions(conn, partitions_per_topic)
     async with conn.cursor(row_factory=class_row(ProjectionRow)) as cur:
         await cur.execute(STATUSES, [relay])
-        return await cur.fetchall()
+        rows = await cur.fetchall()
+    return [replace(r, position=reached.get(r.name, 0)) for r in rows]

@@ -90,6 +90,36 @@ class Settings(BaseSettings):
     worker_batch_size: int = 1000
     worker_batch_within: float = 0.2
     worker_metrics_port: int = 9465
+    # Seconds without heartbeats before Kafka gives a dead worker's partitions to the others
+    # (also how long a worker restarted after kill -9 may wait for its old self to expire).
+    worker_session_timeout: float = 10.0
+
+    # ClickHouse analytics (projections/analytics): the writer and the read-only analyst
+    # accounts, the database analysts query (versions live in `<database>_v<N>`), and how the
+    # sink batches: an insert per `analytics_batch_rows` rows or `analytics_batch_seconds`.
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    clickhouse_analyst_user: str = "analyst"
+    clickhouse_analyst_password: str = ""
+    analytics_database: str = "smartcourse"
+    analytics_batch_rows: int = 20_000
+    analytics_batch_seconds: float = 1.0
+    analytics_rebuild_chunk: int = 20_000
+    # Whether `smartcourse worker` runs the analytics agent (streams/agents/analytics.py).
+    worker_analytics: bool = True
+
+    # Publishing workflow (course.published -> chunks -> vectors -> Weaviate -> course.ready):
+    # whether `smartcourse worker` runs its agent (off by default for now: it loads the model
+    # and writes course.ready/workflow.* events, which workers run by other tests must not),
+    # the Weaviate alias searched (over versioned collections `<alias>_v<N>`), texts per
+    # encode call, and tries of one step (the first included) with exponential backoff
+    # between them, before the workflow fails.
+    workflow_publishing: bool = False
+    weaviate_collection: str = "CourseChunk"
+    embedding_batch_size: int = 32
+    workflow_step_attempts: int = 4
+    workflow_retry_base_delay: float = 0.5
+    workflow_retry_max_delay: float = 8.0
 
     def model_post_init(self, __context: object) -> None:
         h = self.host

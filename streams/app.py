@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import faust
+from aiokafka.codec import has_lz4
 from prometheus_client import start_http_server
 
 from commands.adapters.relay import ensure_topics
@@ -22,13 +23,19 @@ log = logging.getLogger("smartcourse.worker")
 
 settings = Settings()
 
-# Faust's own logging set-up, with every line as one JSON object (the relay's formatter).
+# Faust's own logging set-up, with every line as one JSON object (as every process logs).
 LOGGING: dict[str, Any] = {
     "version": 1,
     "merge": True,  # keep the level Faust derives from `-l`, replace its handler
-    "formatters": {"json": {"()": "smartcourse.cli.relay.JsonFormatter"}},
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "smartcourse.observability.JsonFormatter"}},
     "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json",
                              "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "mode.timers": {"level": "WARNING"},  # a line per late timer: the loop is busy
+        "httpx": {"level": "WARNING"},  # a line per registry call
+        "httpx2": {"level": "WARNING"},
+    },
 }
 
 
@@ -41,7 +48,10 @@ class ProjectionsApp(faust.App):
     """The app, plus what must happen once before its consumer subscribes."""
 
     async def on_first_start(self) -> None:
+        self.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes one level
         await super().on_first_start()
+        if not has_lz4():  # the relay compresses with lz4; without it every fetch fails
+            raise RuntimeError("aiokafka cannot read lz4: install aiokafka[lz4] (cramjam)")
         from streams.topics import declared_topic_names
 
         await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap,
@@ -57,11 +67,17 @@ app = ProjectionsApp(
     settings.worker_app_id,
     broker=broker_urls(settings.kafka_bootstrap),
     store="memory://",
+    datadir=str(settings.data_dir / "worker" / "{conf.name}"),  # not the working directory
     autodiscover=["streams.agents"],
     origin="streams",
     web_enabled=False,
     topic_disable_leader=True,  # no internal leader topic: the agents need no leader
     consumer_auto_offset_reset="earliest",  # a new group starts at the first event
     broker_commit_interval=1.0,  # acked offsets reach Kafka within a second
+    # Stopping or rebalancing need not wait for buffered messages to be handled: only acked
+    # (committed to PostgreSQL) offsets are committed, the rest comes again, idempotently.
+    stream_wait_empty=False,
+    broker_session_timeout=settings.worker_session_timeout,
+    broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
     logging_config=LOGGING,
 )

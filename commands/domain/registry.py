@@ -6,9 +6,10 @@ from commands.domain.base import AggregateRoot
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.user import User
+from commands.domain.workflow import Workflow
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
-    cls.type_name: cls for cls in (User, Course, Enrollment)
+    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow)
 }
 
 EVENT_CLASSES: dict[str, type] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from commands.adapters.event_store import StoredEvent
-from projections.base import Change, Projection, Statement, touch, uuid, uuids
+from projections.base import Change, Projection, Statement, index, touch, uuid, uuids
 
 DDL = """
 CREATE TABLE {s}.course_details (
@@ -125,12 +125,12 @@ def fold(event: StoredEvent) -> list[Change]:
             return [Change(READY, {**base, "content_version": p["content_version"]})]
         case "course.module_added":
             return [Change(MODULE_ADDED, {**base, "module_id": uuid(p, "module_id"),
-                                          "title": p["title"], "index": p["index"]})]
+                                          "title": p["title"], "index": index(p)})]
         case "course.lesson_added":
             return [Change(LESSON_ADDED, {
                 **base, "lesson_id": uuid(p, "lesson_id"), "module_id": uuid(p, "module_id"),
-                "title": p["title"], "index": p["index"], "content_length": len(p["content"]),
-                "assets": json.dumps(p["assets"], sort_keys=True)})]
+                "title": p["title"], "index": index(p), "content_length": len(p["content"]),
+                "assets": _assets(p["assets"])})]
         case "course.lesson_revised":
             return [Change(LESSON_REVISED, {**base, "lesson_id": uuid(p, "lesson_id"),
                                             "title": p["title"],
@@ -140,6 +140,15 @@ def fold(event: StoredEvent) -> list[Change]:
     if kind in STATUS_OF:
         return [Change(STATUS, {**base, "status": STATUS_OF[kind]})]
     return []  # seats: not shown on the course page
+
+
+# The Avro contract's defaults: a consumer's decoder fills them in, the store keeps what the
+# command gave; filling them here makes both paths store the same JSON.
+ASSET_DEFAULTS = {"mime_type": "application/octet-stream", "size_bytes": 0}
+
+
+def _assets(assets: list[dict[str, object]]) -> str:
+    return json.dumps([{**ASSET_DEFAULTS, **asset} for asset in assets], sort_keys=True)
 
 
 PROJECTION = Projection(

@@ -12,7 +12,7 @@ event reaches depends on which enrollments exist at that moment.
 from __future__ import annotations
 
 from commands.adapters.event_store import StoredEvent
-from projections.base import Change, Projection, Statement, touch, uuid
+from projections.base import Change, Projection, Statement, index, touch, uuid
 
 DDL = """
 CREATE TABLE {s}.student_enrollments (
@@ -36,6 +36,7 @@ CREATE TABLE {s}.student_enrollments (
 );
 CREATE INDEX ON {s}.student_enrollments (student_id, enrolled_at, enrollment_id);
 CREATE INDEX ON {s}.student_enrollments (course_id);
+ALTER TABLE {s}.student_enrollments SET (fillfactor = 80);  -- room for HOT updates
 CREATE TABLE {s}.student_courses (
     course_id uuid PRIMARY KEY,
     title     text NOT NULL,
@@ -50,6 +51,7 @@ CREATE TABLE {s}.student_course_lessons (
     lesson_index int NOT NULL,
     PRIMARY KEY (course_id, lesson_id)
 );
+CREATE INDEX ON {s}.student_course_lessons (course_id, module_index, lesson_index, lesson_id);
 """
 
 ORDER = "ORDER BY l.module_index, l.lesson_index, l.lesson_id"
@@ -57,26 +59,29 @@ ORDER = "ORDER BY l.module_index, l.lesson_index, l.lesson_id"
 
 def _derived(done: str) -> str:
     """Counts and next lesson of enrollment `e`, given the expression of its done lessons."""
-    todo = f"FILTER (WHERE NOT l.lesson_id = ANY({done}))"
-    return f"""(completed_count, total_lessons, next_lesson_id, next_lesson_title) = (
-        SELECT count(*) FILTER (WHERE l.lesson_id = ANY({done})), count(*),
-               (array_agg(l.lesson_id {ORDER}) {todo})[1], (array_agg(l.title {ORDER}) {todo})[1]
-        FROM {{s}}.student_course_lessons l WHERE l.course_id = e.course_id)"""
+    return f"""(completed_count, total_lessons) = (
+        SELECT count(*) FILTER (WHERE l.lesson_id = ANY({done})), count(*)
+        FROM {{s}}.student_course_lessons l WHERE l.course_id = e.course_id),
+    (next_lesson_id, next_lesson_title) = (
+        SELECT l.lesson_id, l.title FROM {{s}}.student_course_lessons l
+        WHERE l.course_id = e.course_id AND NOT l.lesson_id = ANY({done}) {ORDER} LIMIT 1)"""
 
 
 OWN = "updated_at = %(at)s, last_position = %(pos)s"
 
+LESSONS_OF = """(
+    SELECT count(*) AS total, (array_agg(l.lesson_id """ + ORDER + """))[1] AS next_id,
+           (array_agg(l.title """ + ORDER + """))[1] AS next_title
+    FROM {s}.student_course_lessons l WHERE l.course_id = %(course_id)s)"""
 ENROLLED = Statement("student.enrolled", """
-INSERT INTO {s}.student_enrollments AS e (enrollment_id, student_id, course_id, course_title,
-    state, completed_lessons, completed_count, total_lessons, enrolled_at, updated_at,
-    last_position)
-VALUES (%(id)s, %(student_id)s, %(course_id)s,
+INSERT INTO {s}.student_enrollments (enrollment_id, student_id, course_id, course_title, state,
+    completed_lessons, completed_count, total_lessons, next_lesson_id, next_lesson_title,
+    enrolled_at, updated_at, last_position)
+SELECT %(id)s, %(student_id)s, %(course_id)s,
     (SELECT title FROM {s}.student_courses WHERE course_id = %(course_id)s),
-    'PENDING', '{}', 0, 0, %(at)s, %(at)s, %(pos)s)
+    'PENDING', '{}', 0, d.total, d.next_id, d.next_title, %(at)s, %(at)s, %(pos)s
+FROM """ + LESSONS_OF + """ AS d
 """)
-# A second statement: the first one's row is not visible to a subquery of the same statement.
-RECOMPUTE_ONE = Statement("student.recompute_one", "UPDATE {s}.student_enrollments e SET "
-                          + _derived("e.completed_lessons") + " WHERE e.enrollment_id = %(id)s")
 STATE = Statement("student.state", "UPDATE {s}.student_enrollments SET state = %(state)s, "
                   + OWN + " WHERE enrollment_id = %(id)s")
 COMPLETED = Statement("student.completed", "UPDATE {s}.student_enrollments SET"
@@ -136,8 +141,7 @@ def fold(event: StoredEvent) -> list[Change]:
     match kind:
         case "enrollment.created":
             return [Change(ENROLLED, {**base, "course_id": uuid(p, "course_id"),
-                                      "student_id": uuid(p, "student_id")}),
-                    Change(RECOMPUTE_ONE, {"id": event.aggregate_id})]
+                                      "student_id": uuid(p, "student_id")})]
         case "enrollment.completed":
             return [Change(COMPLETED, base)]
         case "enrollment.progressed":
@@ -151,7 +155,7 @@ def fold(event: StoredEvent) -> list[Change]:
         case "course.lesson_added":
             return [Change(LESSON_ADDED, {**course, "lesson_id": uuid(p, "lesson_id"),
                                           "module_id": uuid(p, "module_id"),
-                                          "title": p["title"], "index": p["index"]}),
+                                          "title": p["title"], "index": index(p)}),
                     Change(RECOMPUTE_COURSE, course)]
         case "course.lesson_removed":
             return [Change(LESSON_REMOVED, {**course, "lesson_id": uuid(p, "lesson_id")}),

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from query_api.access import CatalogScope
 from query_api.models import CourseSummary
-from query_api.pagination import Page, decode, page
+from query_api.pagination import Page, page
 from query_api.reads.sql import Where, like_pattern
 
 COLUMNS = sql.SQL(
@@ -29,7 +29,7 @@ class CatalogQuery:
 
 
 async def list_courses(conn: AsyncConnection, query: CatalogQuery, limit: int,
-                       cursor: str | None) -> Page[CourseSummary]:
+                       after: tuple[Any, ...] | None) -> Page[CourseSummary]:
     where = Where().add("status = ANY(%s)", list(query.scope.statuses))
     if query.scope.instructor_id is not None:
         where.add("instructor_id = %s", query.scope.instructor_id)
@@ -37,8 +37,8 @@ async def list_courses(conn: AsyncConnection, query: CatalogQuery, limit: int,
         where.add("title ILIKE %s", like_pattern(query.q))  # served by the trigram index
     if query.tags:
         where.add("tags @> %s::text[]", list(query.tags))
-    if cursor is not None:
-        where.add("(title, course_id) > (%s, %s)", *decode(cursor, SORT_KEY))
+    if after is not None:
+        where.add("(title, course_id) > (%s, %s)", *after)
     statement = sql.SQL(
         "SELECT {} FROM read_models.catalog_courses WHERE {} ORDER BY title, course_id LIMIT %s"
     ).format(COLUMNS, where.sql())

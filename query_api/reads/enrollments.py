@@ -10,7 +10,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from query_api.models import Enrollment, NextLesson
-from query_api.pagination import Page, decode, page
+from query_api.pagination import Page, page
 from query_api.reads.sql import Where
 
 COLUMNS = sql.SQL(
@@ -21,12 +21,12 @@ SORT_KEY = (datetime, UUID)  # (enrolled_at, enrollment_id), newest first
 
 
 async def list_enrollments(conn: AsyncConnection, student_id: UUID, state: str | None,
-                           limit: int, cursor: str | None) -> Page[Enrollment]:
+                           limit: int, after: tuple[Any, ...] | None) -> Page[Enrollment]:
     where = Where().add("student_id = %s", student_id)
     if state is not None:
         where.add("state = %s", state)
-    if cursor is not None:
-        where.add("(enrolled_at, enrollment_id) < (%s, %s)", *decode(cursor, SORT_KEY))
+    if after is not None:
+        where.add("(enrolled_at, enrollment_id) < (%s, %s)", *after)
     statement = sql.SQL(
         "SELECT {} FROM read_models.student_enrollments WHERE {}"
         " ORDER BY enrolled_at DESC, enrollment_id DESC LIMIT %s"

@@ -9,19 +9,19 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from query_api.models import InstructorCourse
-from query_api.pagination import Page, decode, page
+from query_api.pagination import Page, page
 from query_api.reads.sql import Where
 
 SORT_KEY = (str, UUID)  # (title, course_id)
 
 
 async def list_courses(conn: AsyncConnection, instructor_id: UUID, status: str | None,
-                       limit: int, cursor: str | None) -> Page[InstructorCourse]:
+                       limit: int, after: tuple[Any, ...] | None) -> Page[InstructorCourse]:
     where = Where().add("instructor_id = %s", instructor_id)
     if status is not None:
         where.add("status = %s", status)
-    if cursor is not None:
-        where.add("(title, course_id) > (%s, %s)", *decode(cursor, SORT_KEY))
+    if after is not None:
+        where.add("(title, course_id) > (%s, %s)", *after)
     statement = sql.SQL(
         "SELECT course_id, title, status, capacity, enrollment_count, active_count,"
         " completed_count, cancelled_count, completion_rate, updated_at"

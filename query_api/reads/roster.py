@@ -10,19 +10,19 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from query_api.models import RosterEntry
-from query_api.pagination import Page, decode, page
+from query_api.pagination import Page, page
 from query_api.reads.sql import Where
 
 SORT_KEY = (datetime, UUID)  # (enrolled_at, enrollment_id), in enrollment order
 
 
 async def list_roster(conn: AsyncConnection, course_id: UUID, state: str | None, limit: int,
-                      cursor: str | None) -> Page[RosterEntry]:
+                      after: tuple[Any, ...] | None) -> Page[RosterEntry]:
     where = Where().add("course_id = %s", course_id)
     if state is not None:
         where.add("state = %s", state)
-    if cursor is not None:
-        where.add("(enrolled_at, enrollment_id) > (%s, %s)", *decode(cursor, SORT_KEY))
+    if after is not None:
+        where.add("(enrolled_at, enrollment_id) > (%s, %s)", *after)
     statement = sql.SQL(
         "SELECT enrollment_id, student_id, state, completed_count, total_lessons,"
         " progress_percent, quiz_average, enrolled_at, completed_at, updated_at"

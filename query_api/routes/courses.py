@@ -19,7 +19,7 @@ from query_api.models import (
     RosterEntry,
     read_responses,
 )
-from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after
 from query_api.reads import catalog, course_detail, roster
 
 router = APIRouter(tags=["courses"])
@@ -46,8 +46,9 @@ async def list_courses(
     """The catalog: published and ready courses by title, searchable by title and tag."""
     scope = access.catalog_scope(user, status, instructor_id)
     query = catalog.CatalogQuery(scope=scope, q=q, tags=tuple(tag or ()))
+    start = after(cursor, catalog.SORT_KEY)
     async with read() as snap:
-        return await catalog.list_courses(snap.conn, query, limit, cursor)
+        return await catalog.list_courses(snap.conn, query, limit, start)
 
 
 @router.get("/courses/{course_id}", responses=read_responses(401, 404))
@@ -73,9 +74,10 @@ async def get_roster(
 ) -> Page[RosterEntry]:
     """The course's students with their progress, in enrollment order: for the course's
     instructor and admins."""
+    start = after(cursor, roster.SORT_KEY)
     async with read() as snap:
         owner = await catalog.course_owner(snap.conn, course_id)
         if owner is None:
             raise NotFound("no such course", "course.not_found")
         access.ensure_course_owner(user, owner)
-        return await roster.list_roster(snap.conn, course_id, state, limit, cursor)
+        return await roster.list_roster(snap.conn, course_id, state, limit, start)

@@ -10,7 +10,7 @@ from commands.domain.errors import NotFound
 from query_api import access
 from query_api.deps import CurrentUser, EnrollmentReader, StudentSelf
 from query_api.models import Enrollment, EnrollmentState, read_responses
-from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after
 from query_api.reads import enrollments
 
 router = APIRouter(tags=["enrollments"])
@@ -26,8 +26,9 @@ async def list_student_enrollments(
     cursor: Cursor = None,
 ) -> Page[Enrollment]:
     """The student's enrollments, newest first (the student or admins)."""
+    start = after(cursor, enrollments.SORT_KEY)
     async with read() as snap:
-        return await enrollments.list_enrollments(snap.conn, student_id, state, limit, cursor)
+        return await enrollments.list_enrollments(snap.conn, student_id, state, limit, start)
 
 
 @router.get("/enrollments/{enrollment_id}", responses=read_responses(401, 403, 404))

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from query_api.deps import InstructorReader, InstructorSelf
 from query_api.models import CourseStatus, InstructorCourse, read_responses
-from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after
 from query_api.reads import instructor_courses
 
 router = APIRouter(tags=["instructors"])
@@ -24,6 +24,7 @@ async def list_instructor_courses(
     cursor: Cursor = None,
 ) -> Page[InstructorCourse]:
     """Every course of the instructor, drafts included, by title (the instructor or admins)."""
+    start = after(cursor, instructor_courses.SORT_KEY)
     async with read() as snap:
         return await instructor_courses.list_courses(snap.conn, instructor_id, status, limit,
-                                                     cursor)
+                                                     start)

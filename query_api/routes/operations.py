@@ -17,7 +17,7 @@ async def list_projections(request: Request, user: AdminUser) -> Projections:
     version (admins)."""
     async with request.app.state.pool.connection() as conn:
         relay = await relay_position(conn)
-        rows = await statuses(conn, relay)
+        rows = await statuses(conn, relay, request.app.state.settings.worker_topic_partitions)
     return Projections(
         relay_position=relay,
         projections=[ProjectionStatus(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, relay, serve, stack
+from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -18,3 +18,8 @@ app.command("query-api")(serve.query_api)
 app.command("relay")(relay.relay)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
+app.command("replay")(replay.replay)
+app.command("worker")(worker.worker)
+app.add_typer(dlq.app, name="dlq")
+sql.register(app)
+app.add_typer(weaviate.app, name="weaviate")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable
 
 import pytest
 
@@ -21,8 +20,9 @@ class ScriptedWatcher(PositionWatcher):
         self.script = script
         self.reads = 0
 
-    async def _read(self, names: Iterable[str]) -> dict[str, int]:
+    async def _read_all(self) -> dict[str, int]:
         self.reads += 1
+        await asyncio.sleep(0)  # a query takes a moment: concurrent waiters overlap it
         return self.script[min(self.reads, len(self.script)) - 1]
 
 
@@ -64,6 +64,23 @@ def test_a_notification_wakes_waiters_before_their_next_poll() -> None:
         assert await asyncio.wait_for(waiting, 10) == {"a": 2}
         return watcher.reads
     assert asyncio.run(scenario()) == 2
+
+
+def test_waiters_woken_together_share_one_read() -> None:
+    async def scenario() -> tuple[list[dict[str, int]], int]:
+        watcher = ScriptedWatcher([{"a": 1, "b": 1}], poll=3600.0)
+        waiting = []
+        for name in ("a", "b") * 5:  # each waiter reads, finds 1 < 2 and parks
+            waiting.append(asyncio.create_task(watcher.wait([name], 2, timeout=7200.0)))
+            while watcher.reads < len(waiting):
+                await asyncio.sleep(0)
+        watcher.script = [{"a": 2, "b": 3}]
+        watcher.reads = 0
+        watcher._wake()
+        return list(await asyncio.gather(*waiting)), watcher.reads
+    answers, reads = asyncio.run(scenario())
+    assert answers == [{"a": 2}, {"b": 3}] * 5
+    assert reads == 1  # after the NOTIFY, one query served all ten
 
 
 def test_past_the_bound_it_is_not_caught_up_with_the_positions_reached() -> None:

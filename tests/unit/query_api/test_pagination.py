@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -20,6 +21,9 @@ def test_timestamps_keep_their_microseconds_and_zone() -> None:
     assert decode(encode(key), (datetime, UUID)) == key
 
 
+# ["\ud800", "<a uuid>"]: valid JSON, but PostgreSQL cannot take a lone surrogate
+LONE_SURROGATE = "WyJcdWQ4MDAiLCI2ZjFjNWE4ZS0yZjRiLTRjMWUtOWE1Ny0wYzRkN2UzYjlh"
+LONE_SURROGATE += "MTAiXQ"
 TITLE_KEY = (str, UUID)
 TIME_KEY = (datetime, UUID)
 
@@ -31,6 +35,8 @@ TIME_KEY = (datetime, UUID)
     (encode(["yesterday", str(uuid4())]), TIME_KEY),
     ("eyJhIjoxfQ", TITLE_KEY),  # {"a":1}: JSON of the wrong shape
     (encode(["nul\x00", str(uuid4())]), TITLE_KEY),
+    (LONE_SURROGATE, TITLE_KEY),
+    (base64.urlsafe_b64encode(b"[" * 1500).decode(), TITLE_KEY),  # nesting too deep
 ])
 def test_a_foreign_cursor_is_refused_with_its_code(cursor: str, types: tuple[type, ...]
                                                    ) -> None:

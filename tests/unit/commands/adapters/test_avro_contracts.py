@@ -24,6 +24,7 @@ from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.registry import EVENT_CLASSES
 from commands.domain.user import User
+from commands.domain.workflow import Workflow
 
 UUID_TYPE = {"type": "string", "logicalType": "uuid"}
 ENVELOPE = [
@@ -82,6 +83,15 @@ def _domain_events() -> list[Any]:
     dropped = Enrollment(id=dropped_id, course_id=course.id, student_id=uuid4())
     dropped.cancel("changed my mind")
     events += dropped.collect_events()
+
+    done = Workflow(id=succeeded, kind="publishing", course_id=course.id, content_version=2)
+    done.record_chunks("sentences-v1/100/20", 7, "ab" * 32,
+                       [{"lesson_id": str(lesson), "chunk_count": 7, "content_hash": "cd" * 32}])
+    done.complete(7)
+    events += done.collect_events()
+    broken = Workflow(id=failed, kind="publishing", course_id=course.id, content_version=1)
+    broken.fail("embed", "the encoder is down", 3)
+    events += broken.collect_events()
     return events
 
 

@@ -1,0 +1,149 @@
+"""`smartcourse dlq`: list, inspect and replay the read side's dead letters.
+
+`replay` brings a parked aggregate back (after a fix was deployed, say): its events are
+applied again through the projection's sink, in order, and it is unparked. Exit status 1,
+with a one-line reason, when there is nothing to replay or a letter fails again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from smartcourse.settings import Settings
+
+app = typer.Typer(help="Dead letters of the projections: list, show, replay.",
+                  no_args_is_help=True)
+T = TypeVar("T")
+
+
+def _fail(reason: str) -> typer.Exit:
+    typer.echo(f"error: dlq: {reason}", err=True)
+    return typer.Exit(1)
+
+
+def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(conn)` on one autocommit connection; database errors become one line."""
+    from psycopg import AsyncConnection
+    from psycopg import Error as PostgresError
+
+    from projections.registry import UnknownProjection
+    from streams.dead_letters import ensure_dead_letters
+
+    async def main() -> T:
+        async with await AsyncConnection.connect(Settings().pg_dsn, autocommit=True) as conn:
+            await ensure_dead_letters(conn)
+            return await work(conn)
+
+    try:
+        return asyncio.run(main())
+    except (PostgresError, UnknownProjection) as error:
+        raise _fail(str(error).strip().splitlines()[0]) from error
+
+
+@app.command("list")
+def list_letters(
+    projection: Annotated[str | None, typer.Option(help="Only this projection's.")] = None,
+    include_replayed: Annotated[bool, typer.Option(
+        "--all", help="Also letters replayed already.")] = False,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """One line per letter, oldest first: id, projection, aggregate, reason, error."""
+    from streams import dead_letters
+
+    clauses, params = [], []
+    if projection:
+        clauses.append("projection = %s")
+        params.append(projection)
+    if not include_replayed:
+        clauses.append("replayed_at IS NULL")
+    where = " AND ".join(clauses) or "true"
+    letters = _run(lambda conn: dead_letters.fetch(conn, where, params, limit))
+    for letter in letters:
+        state = "replayed" if letter.replayed_at else "waiting"
+        typer.echo(f"{letter.id}\t{letter.projection}\t{letter.aggregate_id or '-'}\t"
+                   f"{letter.reason}\t{state}\t{letter.error[:120]}")
+
+
+@app.command("show")
+def show(letter_id: Annotated[int, typer.Argument(help="The letter's id.")]) -> None:
+    """The letter as JSON, with its message decoded when it can be."""
+    from streams import dead_letters
+
+    found = _run(lambda conn: dead_letters.fetch(conn, "id = %s", [letter_id]))
+    if not found:
+        raise _fail(f"no dead letter {letter_id}")
+    letter = found[0]
+    shown = letter.describe()
+    shown["event"] = _decoded(letter.payload, letter.topic)
+    typer.echo(json.dumps(shown, indent=2, default=str))
+
+
+def _decoded(payload: bytes | None, topic: str | None) -> Any:
+    """The message as an event record, or why it cannot be read."""
+    if not payload:
+        return None
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from commands.adapters.avro_contracts import EventDecoder
+
+    decoder = EventDecoder(SchemaRegistryClient({"url": Settings().registry_url}))
+    try:
+        return decoder.decode(payload, topic or "smartcourse.unknown")
+    except Exception as error:  # noqa: BLE001 - shown to the operator, not handled
+        return {"undecodable": f"{type(error).__name__}: {error}"}
+
+
+@app.command("replay")
+def replay(
+    letter_id: Annotated[int | None, typer.Argument(
+        help="A letter: its aggregate's waiting letters are replayed together.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every waiting letter.")] = False,
+    topic_prefix: Annotated[str, typer.Option(
+        help="Letters that fail again go to PREFIX.dlq too.")] = "smartcourse",
+) -> None:
+    """Apply a parked aggregate's events again, in order, and unpark it."""
+    from streams.redrive import NothingToReplay, replay_all, replay_letter
+
+    if (letter_id is None) == (not everything):
+        raise _fail("give a letter id or --all (not both)")
+    try:
+        done = _run(replay_all if everything else lambda conn: _one(replay_letter, conn,
+                                                                     letter_id))
+    except NothingToReplay as error:
+        raise _fail(str(error)) from error
+    failed = [letter for result in done for letter in result.failed]
+    _publish(failed, topic_prefix)
+    for result in done:
+        ids = ",".join(str(letter.id) for letter in result.letters)
+        typer.echo(f"{result.projection}\t{result.aggregate_id or '-'}\tletters {ids}\t"
+                   f"applied {result.applied}\tduplicates {result.duplicates}\t"
+                   + ("ok" if result.ok else f"failed again: {len(result.failed)} new letters"))
+    if failed:
+        raise _fail(f"{len(failed)} events failed again, first: letter {failed[0].id}"
+                    f" ({failed[0].reason}: {failed[0].error[:200]})")
+
+
+async def _one(replay_one: Callable[[Any, int], Awaitable[T]], conn: Any, letter_id: Any
+               ) -> list[T]:
+    return [await replay_one(conn, letter_id)]
+
+
+def _publish(letters: Sequence[Any], prefix: str) -> None:
+    """Letters of a failed replay go to the dead-letter topic, as the worker's do."""
+    if not letters:
+        return
+    from confluent_kafka import Producer
+
+    from streams.dead_letters import topic_message
+
+    producer = Producer({"bootstrap.servers": Settings().kafka_bootstrap, "acks": "all"})
+    for letter in letters:
+        key, value, headers = topic_message(letter)
+        producer.produce(f"{prefix}.dlq", key=key, value=value, headers=headers)
+    if producer.flush(30):
+        raise _fail("the dead-letter topic did not confirm the new letters")

@@ -1,0 +1,1 @@
+"""The Faust stream processors: topics, agents that feed the projections, dead letters."""

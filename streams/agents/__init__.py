@@ -1,0 +1,1 @@
+"""Agents, one module per area; `streams.app` finds them by autodiscovery."""

@@ -1,0 +1,142 @@
+"""Carries out what the publishing process manager decides, and feeds the outcomes back.
+
+One `course.published` is handled start to finish: decide, save the state, do the commands
+(write-side messages through the CommandBus as the platform's system actor, with the
+triggering event as causation and its correlation carried over; steps against the embedder
+and the Weaviate index), and decide again on each outcome until nothing is left to do.
+
+Failures: a step's exception becomes `StepFailed` (the decision retries with backoff, then
+fails the workflow and compensates). A refused `MarkCourseReady` becomes `Refused`. Any other
+error (PostgreSQL or the event store unreachable) propagates: the event is not acknowledged
+and its redelivery restarts the run, which every command tolerates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid5
+
+from commands.adapters.event_store import StoredEvent
+from commands.bus import CommandBus
+from commands.domain.errors import ConcurrencyConflict, SmartCourseError
+from commands.domain.ids import NAMESPACE
+from commands.messages import Actor, MarkCourseReady, StartWorkflow
+from projections.content.chunking import Lesson, chunk_course
+from projections.content.embeddings import Embedder
+from projections.content.store import index_lock
+from projections.content.weaviate_index import ChunkIndex
+from streams.workflows.publishing import (
+    ChunkContent,
+    Chunked,
+    DropOldVersions,
+    DropVersion,
+    EmbedChunks,
+    Embedded,
+    Event,
+    IndexChunks,
+    Indexed,
+    MadeReady,
+    Published,
+    Refused,
+    RetryPolicy,
+    Started,
+    StepFailed,
+    Wait,
+    WorkflowState,
+    decide,
+)
+from streams.workflows.state import WorkflowStore
+
+log = logging.getLogger("smartcourse.workflows.publishing")
+
+PUBLISHED = "course.published"
+SYSTEM = Actor(user_id=uuid5(NAMESPACE, "actor:publishing-workflow"), role="system")
+STEPS = (ChunkContent, EmbedChunks, IndexChunks, DropOldVersions, DropVersion)
+
+
+def published_from(event: StoredEvent) -> Published:
+    payload = event.payload
+    return Published(
+        workflow_id=UUID(str(payload["workflow_id"])), course_id=event.aggregate_id,
+        content_version=int(payload["content_version"]),
+        lessons=tuple(Lesson.from_payload(item) for item in payload["lessons"]))
+
+
+@dataclass
+class PublishingWorkflow:
+    """The publishing workflow with its adapters (built by `streams.workflows.wiring`)."""
+
+    bus: CommandBus
+    store: WorkflowStore
+    embedder: Embedder
+    index: ChunkIndex
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    actor: Actor = SYSTEM
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+
+    async def handle(self, event: StoredEvent) -> WorkflowState | None:
+        """Run the workflow a course.published starts; other events are not its business."""
+        if event.event_type != PUBLISHED:
+            return None
+        published = published_from(event)
+        # Shared with other runs; a Weaviate rebuild takes it alone to switch collections.
+        async with index_lock(self.store.pool, self.index.alias, shared=True):
+            state = await self.store.load(published.workflow_id)
+            pending: deque[Event] = deque([published])
+            while pending:
+                state, commands = decide(state, pending.popleft(), self.policy)
+                await self.store.save(state)
+                for command in commands:
+                    outcome = await self._carry_out(command, event)
+                    if outcome is not None:
+                        pending.append(outcome)
+        log.info("publishing workflow handled", extra={
+            "workflow_id": str(published.workflow_id), "state": state.state,
+            "correlation_id": str(event.correlation_id), "error": state.error})
+        return state
+
+    async def _carry_out(self, command: Any, cause: StoredEvent) -> Event | None:
+        if isinstance(command, Wait):
+            await self.sleep(command.seconds)
+            return None
+        if isinstance(command, STEPS):
+            try:
+                return await self._step(command)
+            except Exception as error:  # noqa: BLE001 - recorded, retried, then compensated
+                log.warning("publishing step failed", exc_info=error, extra={
+                    "step": type(command).__name__, "correlation_id": str(cause.correlation_id)})
+                return StepFailed(command, f"{type(error).__name__}: {error}"[:500])
+        try:
+            await self.bus.execute(command, self.actor, correlation_id=cause.correlation_id,
+                                   causation_id=cause.event_id)
+        except ConcurrencyConflict:
+            raise  # lost every race for the aggregate: an outage, not a refusal
+        except SmartCourseError as error:
+            if isinstance(command, MarkCourseReady):
+                return Refused(f"{error.code}: {error.message}")
+            raise
+        if isinstance(command, StartWorkflow):
+            return Started()
+        if isinstance(command, MarkCourseReady):
+            return MadeReady()
+        return None
+
+    async def _step(self, step: Any) -> Event | None:
+        match step:
+            case ChunkContent(course_id, version, lessons):
+                return Chunked(tuple(chunk_course(course_id, version, lessons)))
+            case EmbedChunks(chunks):
+                vectors, computed = await self.embedder.embed(chunks)
+                return Embedded(chunks, vectors, computed)
+            case IndexChunks(workflow_id, chunks, vectors):
+                return Indexed(await self.index.upsert(chunks, vectors, workflow_id))
+            case DropOldVersions(course_id, below):
+                await self.index.delete_below(course_id, below)
+            case DropVersion(course_id, version):
+                await self.index.delete_version(course_id, version)
+        return None
