@@ -25,7 +25,9 @@ SERVICE_CLASSES = {
 
 APP_CLASSES = {
     "command-api": "infra.app.services:CommandApi",
+    "query-api": "infra.app.services:QueryApi",
     "relay": "infra.app.services:RelayProcess",
+    "worker": "infra.app.services:Worker",
 }
 
 

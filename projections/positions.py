@@ -33,12 +33,21 @@ UPDATE read_models.projection_positions SET position = %(position)s, updated_at 
 WHERE projection = %(projection)s AND position < %(position)s
 """
 
+# Only the topics of one deployment count (a test or an experiment may feed the same
+# projections from topics of its own prefix; their rows must not hold the live one back).
 READ = """
 SELECT p.name, coalesce(min(pp.position), 0), count(pp.position)
 FROM read_models.projections p
-LEFT JOIN read_models.projection_positions pp ON pp.projection = p.name
+LEFT JOIN read_models.projection_positions pp
+       ON pp.projection = p.name AND (%(prefix)s::text IS NULL OR pp.topic LIKE %(prefix)s)
 GROUP BY p.name
 """
+
+
+def _prefix(topic_prefix: str | None) -> dict[str, str | None]:
+    escaped = None if topic_prefix is None else (
+        topic_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%")
+    return {"prefix": escaped}
 
 
 async def save_positions(conn: AsyncConnection, projection: str,
@@ -77,19 +86,20 @@ def _positions(rows: list[tuple[str, int, int]], partitions_per_topic: int | Non
 
 def projection_positions(conn: Connection, partitions_per_topic: int | None = None,
                          projections: Mapping[str, Projection] | None = None,
-                         ) -> dict[str, int]:
+                         topic_prefix: str | None = None) -> dict[str, int]:
     """Every projection's position: the minimum over its partitions (0 before any).
 
     Give `partitions_per_topic` to count a projection that has not yet heard from every
     partition of its topics as 0 (a partition without a row may hold unapplied events);
-    `projections` tells their topics (default: the registry)."""
-    rows = conn.execute(READ).fetchall()
+    `projections` tells their topics (default: the registry). Give `topic_prefix` to count
+    only the topics of that prefix."""
+    rows = conn.execute(READ, _prefix(topic_prefix)).fetchall()
     return _positions(rows, partitions_per_topic, projections)
 
 
 async def aprojection_positions(conn: AsyncConnection, partitions_per_topic: int | None = None,
                                 projections: Mapping[str, Projection] | None = None,
-                                ) -> dict[str, int]:
+                                topic_prefix: str | None = None) -> dict[str, int]:
     """`projection_positions` for an async connection."""
-    cur = await conn.execute(READ)
+    cur = await conn.execute(READ, _prefix(topic_prefix))
     return _positions(await cur.fetchall(), partitions_per_topic, projections)

@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
-from query_api.routes import courses, enrollments, instructors, operations
+from query_api.routes import analytics, content, courses, enrollments, instructors, operations
 from smartcourse.settings import Settings
 
 DESCRIPTION = """Reads of the SmartCourse learning platform, served from the projections.
@@ -31,12 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = create_pool(settings)
         await pool.open(wait=True, timeout=30)
         watcher = PositionWatcher(pool, settings.pg_dsn, POSITIONS_CHANNEL,
-                                  settings.worker_topic_partitions)
+                                  settings.worker_topic_partitions,
+                                  topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
         try:
             yield
         finally:
+            await close_searches()
             await watcher.stop()
             await pool.close()
 
@@ -44,6 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, operations):
+    for module in (courses, instructors, enrollments, content, analytics, operations):
         app.include_router(module.router)
     return app

@@ -51,10 +51,12 @@ class PositionWatcher:
 
     def __init__(self, pool: AsyncConnectionPool, dsn: str, channel: str | None,
                  partitions_per_topic: int | None = None,
-                 first_poll: float = FIRST_POLL, max_poll: float = MAX_POLL) -> None:
+                 first_poll: float = FIRST_POLL, max_poll: float = MAX_POLL,
+                 topic_prefix: str | None = None) -> None:
         self.pool = pool
         self.dsn = dsn
         self.partitions_per_topic = partitions_per_topic
+        self.topic_prefix = topic_prefix
         self.channel = channel
         self.first_poll, self.max_poll = first_poll, max_poll
         self._moved = asyncio.Event()
@@ -104,7 +106,8 @@ class PositionWatcher:
 
     async def _read_all(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
-            return await positions(conn, PROJECTIONS, self.partitions_per_topic)
+            return await positions(conn, PROJECTIONS, self.partitions_per_topic,
+                                   self.topic_prefix)
 
     def _wake(self) -> None:
         self._woken_at = asyncio.get_running_loop().time()

@@ -59,9 +59,10 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
 
 @asynccontextmanager
 async def snapshot(pool: AsyncConnectionPool, projections: Iterable[str],
-                   partitions_per_topic: int | None = None) -> AsyncIterator[Snapshot]:
+                   partitions_per_topic: int | None = None,
+                   topic_prefix: str | None = None) -> AsyncIterator[Snapshot]:
     projections = tuple(projections)
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(lock_views(projections))
-        reached = await positions(conn, projections, partitions_per_topic)
+        reached = await positions(conn, projections, partitions_per_topic, topic_prefix)
         yield Snapshot(conn, min(reached.values(), default=0), reached)

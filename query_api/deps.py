@@ -88,8 +88,9 @@ class Reader:
         if self.token is not None:
             await self.state.watcher.wait(self.projections, self.token,
                                           self.state.settings.read_your_writes_timeout)
-        partitions = self.state.settings.worker_topic_partitions
-        async with snapshot(self.state.pool, self.projections, partitions) as snap:
+        settings = self.state.settings
+        async with snapshot(self.state.pool, self.projections, settings.worker_topic_partitions,
+                            settings.worker_topic_prefix) as snap:
             self.response.headers[READ_POSITION_HEADER] = str(snap.position)
             yield snap
 

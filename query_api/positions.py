@@ -72,10 +72,11 @@ class ProjectionRow:
 
 
 async def positions(conn: AsyncConnection, names: Iterable[str],
-                    partitions_per_topic: int | None = None) -> dict[str, int]:
+                    partitions_per_topic: int | None = None,
+                    topic_prefix: str | None = None) -> dict[str, int]:
     """Each named projection's position: 0 until it has handled something in every
     partition of its topics (a silent partition may hold events it has not applied)."""
-    every = await aprojection_positions(conn, partitions_per_topic)
+    every = await aprojection_positions(conn, partitions_per_topic, topic_prefix=topic_prefix)
     return {name: every.get(name, 0) for name in sorted(set(names))}
 
 
@@ -88,9 +89,10 @@ async def relay_position(conn: AsyncConnection) -> int | None:
 
 
 async def statuses(conn: AsyncConnection, relay: int | None,
-                   partitions_per_topic: int | None = None) -> list[ProjectionRow]:
+                   partitions_per_topic: int | None = None,
+                   topic_prefix: str | None = None) -> list[ProjectionRow]:
     """Every projection's state, position (the same rule as the waits use) and lag."""
-    reached = await aprojection_positions(conn, partitions_per_topic)
+    reached = await aprojection_positions(conn, partitions_per_topic, topic_prefix=topic_prefix)
     async with conn.cursor(row_factory=class_row(ProjectionRow)) as cur:
         await cur.execute(STATUSES, [relay])
         rows = await cur.fetchall()

@@ -45,3 +45,4 @@ def query_api(stack: Settings, server_logs: Path) -> Iterator[str]:
 
     with serve("query-api", stack, server_logs) as base_url:
         yield base_url
+

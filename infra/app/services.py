@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import httpx
@@ -54,3 +55,28 @@ class RelayProcess(AppProcess):
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.relay_metrics_port}
+
+
+class QueryApi(AppProcess):
+    name = "query-api"
+    subcommand = "query-api"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.query_api_port}
+
+
+class Worker(AppProcess):
+    """The Faust worker: projections, analytics and (here on) the publishing workflow."""
+
+    name = "worker"
+    subcommand = "worker"
+    health_path = "/metrics"
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.worker_metrics_port}
+
+    def environment(self) -> dict[str, str]:
+        # The supervised worker runs the publishing workflow unless told otherwise; test
+        # workers leave it off so their runs don't act on other tests' courses.
+        publishing = os.environ.get("SMARTCOURSE_WORKFLOW_PUBLISHING", "1")
+        return {**super().environment(), "SMARTCOURSE_WORKFLOW_PUBLISHING": publishing}

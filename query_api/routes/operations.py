@@ -17,7 +17,9 @@ async def list_projections(request: Request, user: AdminUser) -> Projections:
     version (admins)."""
     async with request.app.state.pool.connection() as conn:
         relay = await relay_position(conn)
-        rows = await statuses(conn, relay, request.app.state.settings.worker_topic_partitions)
+        settings = request.app.state.settings
+        rows = await statuses(conn, relay, settings.worker_topic_partitions,
+                              settings.worker_topic_prefix)
     return Projections(
         relay_position=relay,
         projections=[ProjectionStatus(

@@ -6,11 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
-
-from infra import stack as local_stack
 from smartcourse.settings import Settings
 
 
@@ -19,20 +15,8 @@ def smartcourse(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
-@pytest.fixture
-def app_processes(stack: Settings) -> Iterator[None]:
-    already = {s.name for s in local_stack.status(stack, group=local_stack.APP_CLASSES)
-               if s.pid}
-    started = smartcourse("app", "up")
-    assert started.returncode == 0, started.stderr
-    yield
-    ours = [n for n in local_stack.APP_CLASSES if n not in already]
-    if ours:
-        smartcourse("app", "down", *ours)
-
-
 def test_demo_drives_commands_through_the_store_and_relay_into_kafka(
-    app_processes: None,
+    app_processes: Settings,
 ) -> None:
     status = smartcourse("app", "status")
     assert status.returncode == 0, status.stdout + status.stderr
