@@ -56,6 +56,8 @@ class Outcome:
 
 @dataclass
 class RetryPolicy:
+    """How long a failing batch waits before its next try, and when to give up on a bug."""
+
     first_backoff: float = 0.1
     max_backoff: float = 10.0
     unexpected_attempts: int = 5  # then WorkerFailed

@@ -53,8 +53,11 @@ def list_letters(
     limit: Annotated[int, typer.Option(min=1)] = 100,
 ) -> None:
     """One line per letter, oldest first: id, projection, aggregate, reason, error."""
+    from projections.registry import PROJECTIONS
     from streams import dead_letters
 
+    if projection is not None and projection not in PROJECTIONS:
+        raise _fail(f"unknown projection {projection!r} (known: {', '.join(PROJECTIONS)})")
     clauses, params = [], []
     if projection:
         clauses.append("projection = %s")
@@ -103,8 +106,8 @@ def replay(
     letter_id: Annotated[int | None, typer.Argument(
         help="A letter: its aggregate's waiting letters are replayed together.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Every waiting letter.")] = False,
-    topic_prefix: Annotated[str, typer.Option(
-        help="Letters that fail again go to PREFIX.dlq too.")] = "smartcourse",
+    topic_prefix: Annotated[str | None, typer.Option(
+        help="Letters that fail again go to PREFIX.dlq too (default: the worker's).")] = None,
 ) -> None:
     """Apply a parked aggregate's events again, in order, and unpark it."""
     from streams.redrive import NothingToReplay, replay_all, replay_letter
@@ -117,7 +120,7 @@ def replay(
     except NothingToReplay as error:
         raise _fail(str(error)) from error
     failed = [letter for result in done for letter in result.failed]
-    _publish(failed, topic_prefix)
+    _publish(failed, topic_prefix or Settings().worker_topic_prefix)
     for result in done:
         ids = ",".join(str(letter.id) for letter in result.letters)
         typer.echo(f"{result.projection}\t{result.aggregate_id or '-'}\tletters {ids}\t"

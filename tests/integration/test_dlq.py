@@ -15,8 +15,11 @@ from uuid import UUID, uuid4
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from commands import messages as m
+from commands.adapters.avro_contracts import EventEncoder
+from commands.adapters.event_store import COLUMNS, StoredEvent
 from smartcourse.settings import Settings
 from tests.integration.test_worker import (
     DEADLINE,
@@ -34,13 +37,14 @@ COURSE_PROJECTIONS = {"course_catalog", "course_detail", "instructor_courses",
                       "student_enrollments"}
 
 
-def produce_garbage(settings: Settings, topic: str, key: UUID) -> tuple[int, int]:
-    """A message no decoder can read, keyed (and so partitioned) as the relay keys the
-    aggregate's events; returns its partition and offset."""
+def produce_garbage(settings: Settings, topic: str, key: UUID,
+                    value: bytes = b"\x13not avro at all") -> tuple[int, int]:
+    """A message keyed (and so partitioned) as the relay keys the aggregate's events, by
+    default one no decoder can read; returns its partition and offset."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all",
                          "partitioner": "murmur2_random"})  # as the relay's
     placed: list[Any] = []
-    producer.produce(topic, key=str(key).encode(), value=b"\x13not avro at all",
+    producer.produce(topic, key=str(key).encode(), value=value,
                      on_delivery=lambda error, message: placed.append((error, message)))
     assert producer.flush(DEADLINE) == 0
     ((error, message),) = placed
@@ -58,20 +62,24 @@ def letters(pipeline: Pipeline, where: str = "true", params: list[Any] | None = 
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def read_dead_letter_topic(settings: Settings, topic: str, count: int) -> list[dict[str, Any]]:
+def read_dead_letter_topic(settings: Settings, topic: str, ids: set[int]
+                           ) -> dict[int, dict[str, Any]]:
+    """The dead-letter topic's messages by letter id, read until every one of `ids` came
+    (a redelivered batch may have sent some twice)."""
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        found: list[dict[str, Any]] = []
+        found: dict[int, dict[str, Any]] = {}
         end = time.monotonic() + DEADLINE
-        while len(found) < count:
-            assert time.monotonic() < end, f"{len(found)} of {count} letters on {topic}"
+        while not ids <= found.keys():
+            assert time.monotonic() < end, f"letters {ids - found.keys()} not on {topic}"
             message = consumer.poll(0.5)
             if message is not None and message.error() is None:
-                found.append({"key": message.key(), "headers": dict(message.headers() or []),
-                              "value": json.loads(message.value())})
+                value = json.loads(message.value())
+                found[value["id"]] = {"key": message.key(), "value": value,
+                                      "headers": dict(message.headers() or [])}
         return found
     finally:
         consumer.close()
@@ -132,9 +140,10 @@ def test_a_poison_message_parks_its_aggregate_until_replayed(
 
     # Every letter is on the dead-letter topic too, with its reason and source.
     waiting = letters(running)
-    on_topic = read_dead_letter_topic(running.settings, f"{running.prefix}.dlq", len(waiting))
-    assert {t["value"]["id"] for t in on_topic} == {w["id"] for w in waiting}
-    first = next(t for t in on_topic if t["value"]["id"] == poison[0]["id"])
+    on_topic = read_dead_letter_topic(running.settings, f"{running.prefix}.dlq",
+                                      {w["id"] for w in waiting})
+    assert on_topic.keys() == {w["id"] for w in waiting}
+    first = on_topic[poison[0]["id"]]
     assert first["key"] == str(poisoned).encode()
     assert first["headers"]["reason"] == b"undecodable"
     assert (first["value"]["topic"], first["value"]["offset"]) == (topic, offset)
@@ -175,3 +184,40 @@ def test_a_poison_message_parks_its_aggregate_until_replayed(
     missing = running.cli("dlq", "replay", "999999999")
     assert (missing.returncode, missing.stderr.strip()) == (
         1, "error: dlq: no dead letter 999999999")
+
+
+def test_an_event_from_nowhere_parks_with_a_version_gap_and_the_store_wins_on_replay(
+    running: Pipeline, writer: Writer  # noqa: F811
+) -> None:
+    """A well-formed event that is not the next version of its aggregate (here one that was
+    never in the store) parks the aggregate; replaying applies what the store holds."""
+    teacher = m.Actor(uuid4(), "instructor")
+    course = uuid4()
+    writer.run(writer.bus.execute(m.CreateCourse(course, "Gap"), teacher))
+    running.wait_for_position(writer.head(), "the course to be projected")
+
+    (row,) = query(running.settings, f"SELECT {COLUMNS} FROM event_store.events"
+                   " WHERE aggregate_id = %s", [course])
+    created = StoredEvent(*row)
+    forged = StoredEvent(**{**vars(created), "event_id": uuid4(), "version": 5,
+                            "event_type": "course.module_added",
+                            "payload": {"module_id": str(uuid4()), "title": "Forged",
+                                        "index": 0}})
+    topic = f"{running.prefix}.course"
+    encoder = EventEncoder(SchemaRegistryClient({"url": running.settings.registry_url}))
+    produce_garbage(running.settings, topic, course, encoder.encode(forged, topic))
+    writer.run(writer.bus.execute(m.AddModule(course, uuid4(), "Real"), teacher))
+    running.wait_for_position(writer.head(), "the forged and the real event to be handled")
+
+    gaps = letters(running, "reason = 'version_gap'")
+    assert {g["projection"] for g in gaps} == COURSE_PROJECTIONS
+    assert {g["event_id"] for g in gaps} == {forged.event_id}
+    assert len(letters(running, "reason = 'aggregate_parked'")) == len(COURSE_PROJECTIONS)
+    assert course_state(running, course)["modules"] == 0
+
+    replayed = running.cli("dlq", "replay", "--all")
+    assert replayed.returncode == 0, replayed.stderr
+    assert [title for (title,) in query(
+        running.settings, "SELECT title FROM read_models.course_modules WHERE course_id = %s",
+        [course])] == ["Real"]
+    assert not letters(running, "replayed_at IS NULL")
