@@ -21,8 +21,8 @@ from uuid import uuid4
 import httpx
 
 from bench.figures import Figure, Scale
+from bench.tools import app_running
 from commands.api.auth import issue_token
-from infra import stack
 from smartcourse.settings import Settings
 
 
@@ -83,9 +83,8 @@ async def _measure(settings: Settings, rate: int, seconds: float) -> dict[str, A
 
 
 def run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
-    stack.up(settings)
-    stack.up(settings, group=stack.APP_CLASSES)
-    return asyncio.run(_measure(settings, rate, seconds))
+    with app_running(settings):
+        return asyncio.run(_measure(settings, rate, seconds))
 
 
 def measure(settings: Settings, scale: Scale) -> list[Figure]:

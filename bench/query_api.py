@@ -20,8 +20,8 @@ import psycopg
 
 from bench.command_path import attack
 from bench.figures import Figure, Scale
+from bench.tools import app_running
 from commands.api.auth import issue_token
-from infra import stack
 from smartcourse.settings import Settings
 
 COURSES, STUDENTS = 20, 200
@@ -98,8 +98,11 @@ def bare_p99(settings: Settings, courses: list[str], students: list[tuple[str, s
 
 
 def run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
-    stack.up(settings)
-    stack.up(settings, group=stack.APP_CLASSES)
+    with app_running(settings):
+        return _run(settings, rate, seconds)
+
+
+def _run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
     courses, students, last = asyncio.run(seed(settings))
     reads = f"http://{settings.host}:{settings.query_api_port}"
     caught_up = httpx.get(f"{reads}/courses/{courses[-1]}", timeout=60,

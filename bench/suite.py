@@ -34,6 +34,8 @@ BENCHMARKS = {
     "replay": "bench.replay",
     "clickhouse_projection": "bench.clickhouse_projection",
     "embeddings": "bench.embeddings",
+    "freshness": "bench.freshness",
+    "query_api": "bench.query_api",
 }
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from infra.versions import version_of
+from smartcourse.local_servers import wait_until_caught_up
 from smartcourse.settings import Settings
 
 
@@ -22,3 +25,21 @@ def vegeta(settings: Settings) -> Path:
             env={**os.environ, "GOBIN": str(folder)}, check=True, capture_output=True,
         )
     return binary
+
+
+@contextmanager
+def app_running(settings: Settings) -> Iterator[None]:
+    """The stack and SmartCourse's own processes, up for the benchmark; those it had to
+    start are stopped afterwards, so a benchmark leaves the machine as it found it."""
+    from infra import stack
+
+    stack.up(settings)
+    already = {s.name for s in stack.status(settings, group=stack.APP_CLASSES) if s.pid}
+    stack.up(settings, group=stack.APP_CLASSES)
+    try:
+        wait_until_caught_up(settings)
+        yield
+    finally:
+        started = [n for n in stack.APP_CLASSES if n not in already]
+        if started:
+            stack.down(settings, started, group=stack.APP_CLASSES)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 
@@ -54,3 +55,21 @@ def serve(command: str, settings: Settings, log_dir: Path, *args: str) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_until_caught_up(settings: Settings, timeout: float = 300) -> None:
+    """Until every projection has reached the relay's position, as the query API's
+    /projections reports it (a worker first works off any backlog). Bounded poll."""
+    from commands.api.auth import issue_token
+
+    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
+    url = f"http://{settings.host}:{settings.query_api_port}/projections"
+    deadline = time.monotonic() + timeout
+    while True:
+        status = httpx.get(url, headers=admin, timeout=10).json()
+        lags = {p["name"]: p["lag_events"] for p in status["projections"]}
+        if lags and all(lag == 0 for lag in lags.values()):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"projections still behind after {timeout:.0f}s: {lags}")
+        time.sleep(0.5)  # a bounded poll of a catching-up worker

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from smartcourse.local_servers import wait_until_caught_up
 from smartcourse.settings import Settings
-from tests.e2e.conftest import wait_until_caught_up
 from tests.support.command_client import CommandClient
 
 
