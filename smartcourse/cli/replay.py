@@ -15,7 +15,8 @@ from smartcourse.settings import Settings
 
 
 def replay(
-    projection: Annotated[str, typer.Argument(help="A projection's name, or 'all'.")],
+    projection: Annotated[str, typer.Argument(
+        help="A read model's name, 'all' (every read model), 'clickhouse' or 'weaviate'.")],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print what would be done and change nothing.")] = False,
     restart: Annotated[bool, typer.Option(
@@ -23,6 +24,9 @@ def replay(
     chunk_size: Annotated[int, typer.Option(min=100, help="Events per transaction.")] = 5_000,
 ) -> None:
     """Rebuild a projection beside the live one, then switch to it atomically."""
+    if projection in ("clickhouse", "weaviate"):
+        _other_store(projection, dry_run)
+        return
     import psycopg
 
     from projections.registry import PROJECTIONS
@@ -30,7 +34,7 @@ def replay(
 
     if projection != "all" and projection not in PROJECTIONS:
         typer.echo(f"error: unknown projection {projection!r}"
-                   f" (known: {', '.join(PROJECTIONS)}, all)", err=True)
+                   f" (known: {', '.join(PROJECTIONS)}, all, clickhouse, weaviate)", err=True)
         raise typer.Exit(2)
     names = list(PROJECTIONS) if projection == "all" else [projection]
     dsn = Settings().pg_dsn
@@ -47,6 +51,25 @@ def replay(
     except KeyboardInterrupt:
         typer.echo("interrupted: run the same command again to resume", err=True)
         raise typer.Exit(130) from None
+
+
+def _other_store(store: str, dry_run: bool) -> None:
+    """ClickHouse and Weaviate rebuild blue/green too, each its own way (a new database
+    version; a new collection behind the alias)."""
+    if dry_run:
+        what = ("a new analytics database version from the event store, then switch the "
+                "views" if store == "clickhouse" else "a new collection from the event store "
+                "(cached vectors reused), then move the CourseChunk alias")
+        typer.echo(f"dry run: {store}: would build {what}; nothing changed")
+        return
+    if store == "clickhouse":
+        from smartcourse.cli.sql import rebuild as rebuild_clickhouse
+
+        rebuild_clickhouse(chunk_size=20_000, drop_previous=False)
+    else:
+        from smartcourse.cli.weaviate import rebuild as rebuild_weaviate
+
+        rebuild_weaviate(keep_previous=False)
 
 
 async def _dry_run(dsn: str, names: list[str], restart: bool) -> None:
