@@ -134,6 +134,29 @@ def topic_sizes(settings: Settings) -> dict[str, int]:
         consumer.close()
 
 
+def read_models_view(settings: Settings, courses: list[UUID]) -> str:
+    """What the query API shows once the worker has caught up (bounded wait)."""
+    from commands.api.auth import issue_token
+    from smartcourse.local_servers import wait_until_caught_up
+
+    try:
+        wait_until_caught_up(settings, timeout=120)
+    except (RuntimeError, httpx.HTTPError) as error:
+        return f"  read models: not caught up yet ({error}); see `smartcourse app logs worker`"
+    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
+    base = f"http://{settings.host}:{settings.query_api_port}"
+    lines = []
+    for course_id in courses:
+        detail = httpx.get(f"{base}/courses/{course_id}", headers=admin, timeout=10).json()
+        roster = httpx.get(f"{base}/courses/{course_id}/roster", headers=admin,
+                           params={"limit": 100}, timeout=10).json()
+        done = sum(1 for e in roster.get("items", []) if e["state"] == "COMPLETED")
+        lines.append(f"    {detail.get('title', '?')[:38]:<38} {detail.get('status', '?'):<9} "
+                     f"{len(roster.get('items', []))} enrolled, {done} completed, "
+                     f"{detail.get('seats_available')} seats left")
+    return "  read models (query API):\n" + "\n".join(lines)
+
+
 def run(settings: Settings) -> str:
     started = time.monotonic()
     tally, courses = seed(settings)
@@ -142,6 +165,7 @@ def run(settings: Settings) -> str:
         stored = conn.execute("SELECT count(*), coalesce(max(position), 0)"
                               " FROM event_store.events").fetchone()
     sizes = topic_sizes(settings)
+    view = read_models_view(settings, courses)
     refused = ", ".join(f"{code} ×{n}" for code, n in sorted(tally.refused.items()))
     command_api = f"http://{settings.host}:{settings.command_api_port}"
     return "\n".join([
@@ -150,11 +174,15 @@ def run(settings: Settings) -> str:
         f"(this demo's last: {tally.last_position})",
         f"  relay checkpoint: {relayed}; Kafka: "
         + ", ".join(f"{t} {n} messages" for t, n in sizes.items()),
-        f"  courses: {', '.join(str(c) for c in courses)}",
+        view,
         f"  took {time.monotonic() - started:.1f}s",
         "",
         "Where to look:",
         f"  command API docs   {command_api}/docs",
+        f"  query API docs     http://{settings.host}:{settings.query_api_port}/docs "
+        "(reads; send a write's position as X-Consistency-Token)",
+        "  analytics          .venv/bin/smartcourse sql \"SELECT * FROM "
+        "enrollments_per_course_day ORDER BY day DESC LIMIT 10\"",
         "  processes          .venv/bin/smartcourse app status; "
         ".venv/bin/smartcourse stack status",
         f"  the event store    psql {settings.pg_dsn} -c "

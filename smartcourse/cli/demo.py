@@ -10,6 +10,14 @@ from smartcourse.settings import Settings
 def demo() -> None:
     """Seed courses, students, enrollments and progress through the running APIs, then show
     the events in the store and in Kafka, and where to look next."""
+    import httpx
+
     from smartcourse import demo as walkthrough
 
-    typer.echo(walkthrough.run(Settings()))
+    settings = Settings()
+    try:
+        typer.echo(walkthrough.run(settings))
+    except httpx.ConnectError as error:
+        typer.echo(f"error: demo: {error} — are the APIs running? `smartcourse app up` starts "
+                   "them", err=True)
+        raise typer.Exit(1) from None
