@@ -27,6 +27,7 @@ from projections.registry import PROJECTIONS
 from projections.replay import plan_replay, replay_projection
 from projections.schema import drop_projection
 from projections.sink import PostgresProjector
+from projections.store_reader import store_head
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
 from tests.unit.projections.history import History, deliveries, scenario
@@ -138,6 +139,9 @@ def test_an_interrupted_replay_resumes_and_ends_equal(dsn: str, copy_of: Make,
             await apply_live(conn, projection, written, seed=7)
             live = await table_checksums(conn, projection, 1, written.ids)
             chunks = 0
+            # At least four chunks whatever the store holds, so the interruption after the
+            # second always lands mid-way.
+            chunk_size = max(100, await store_head(conn) // 4)
 
             def stop_after_two(events: int, position: int, head: int) -> None:
                 nonlocal chunks
@@ -146,7 +150,7 @@ def test_an_interrupted_replay_resumes_and_ends_equal(dsn: str, copy_of: Make,
                     raise Interrupted
 
             with pytest.raises(Interrupted):
-                await replay_projection(dsn, projection, chunk_size=20_000,
+                await replay_projection(dsn, projection, chunk_size=chunk_size,
                                         progress=stop_after_two)
 
             live_version, status, rebuilding, position = await state(conn, projection.name)
@@ -155,7 +159,7 @@ def test_an_interrupted_replay_resumes_and_ends_equal(dsn: str, copy_of: Make,
             plan = await plan_replay(conn, projection)
             assert (plan.target_version, plan.resume_after) == (2, position)
 
-            outcome = await replay_projection(dsn, projection, chunk_size=20_000)
+            outcome = await replay_projection(dsn, projection, chunk_size=chunk_size)
 
             assert outcome.version == 2
             assert await state(conn, projection.name) == (2, "live", None, None)
