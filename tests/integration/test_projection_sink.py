@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
@@ -20,7 +20,6 @@ from psycopg import AsyncConnection
 
 from commands import messages as m
 from commands.adapters.event_store import StoredEvent
-from projections.base import Projection
 from projections.checksums import table_checksums
 from projections.deliveries import (
     AGGREGATE_PARKED,
@@ -33,15 +32,13 @@ from projections.deliveries import (
 )
 from projections.positions import aprojection_positions
 from projections.registry import PROJECTIONS
-from projections.schema import drop_projection
 from projections.sink import PostgresProjector
-from smartcourse.settings import Settings
+from tests.support.projections import Make
 from tests.unit.projections.given import platform
 from tests.unit.projections.history import deliveries, scenario
 
 pytestmark = pytest.mark.integration
 
-Make = Callable[[str], Projection]
 
 
 def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -58,28 +55,7 @@ def events() -> list[StoredEvent]:
     return store.events
 
 
-@pytest.fixture
-def dsn(stack: Settings) -> str:
-    return stack.pg_dsn
 
-
-@pytest.fixture
-def copy_of(dsn: str) -> Iterator[Make]:
-    """Private copies of projections, dropped after the test."""
-    made: list[Projection] = []
-
-    def make(name: str) -> Projection:
-        made.append(replace(PROJECTIONS[name], name=f"t{uuid4().hex[:8]}_{name}", views=()))
-        return made[-1]
-
-    yield make
-    asyncio.run(drop(dsn, made))
-
-
-async def drop(dsn: str, projections: list[Projection]) -> None:
-    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for projection in projections:
-            await drop_projection(conn, projection)
 
 
 async def feed(conn: AsyncConnection, projector: PostgresProjector,

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import random
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from uuid import UUID, uuid4
+from dataclasses import dataclass
+from uuid import UUID
 
 import pytest
 from psycopg import AsyncConnection
@@ -25,16 +24,15 @@ from projections.checksums import table_checksums
 from projections.deliveries import EventDelivery
 from projections.registry import PROJECTIONS
 from projections.replay import plan_replay, replay_projection
-from projections.schema import drop_projection
 from projections.sink import PostgresProjector
 from projections.store_reader import store_head
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
+from tests.support.projections import Make
 from tests.unit.projections.history import History, deliveries, scenario
 
 pytestmark = pytest.mark.integration
 
-Make = Callable[[str], Projection]
 
 
 @dataclass(frozen=True)
@@ -62,27 +60,7 @@ def written(stack: Settings) -> Written:
     return asyncio.run(write_history(stack))
 
 
-@pytest.fixture
-def dsn(stack: Settings) -> str:
-    return stack.pg_dsn
 
-
-@pytest.fixture
-def copy_of(dsn: str) -> Iterator[Make]:
-    made: list[Projection] = []
-
-    def make(name: str) -> Projection:
-        made.append(replace(PROJECTIONS[name], name=f"t{uuid4().hex[:8]}_{name}", views=()))
-        return made[-1]
-
-    yield make
-    asyncio.run(drop(dsn, made))
-
-
-async def drop(dsn: str, projections: list[Projection]) -> None:
-    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
-        for projection in projections:
-            await drop_projection(conn, projection)
 
 
 async def apply_live(conn: AsyncConnection, projection: Projection, written: Written,
