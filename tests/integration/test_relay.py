@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +38,8 @@ from commands.adapters.relay import WATERMARK_HEADER, Relay, RelayConfig
 from commands.bus import CommandBus
 from commands.domain.ids import enrollment_id, event_id
 from commands.domain.user import User
-from smartcourse.bootstrap import WriteSide, open_write_side
 from smartcourse.settings import Settings
+from tests.support.writer import Writer
 
 pytestmark = pytest.mark.integration
 
@@ -82,34 +82,10 @@ def stored_events(settings: Settings, aggregate_ids: set[UUID]) -> list[StoredEv
     return [StoredEvent(*row) for row in rows]
 
 
-class Writer:
-    """A CommandBus on its own event-loop thread, so sync tests can append while they wait."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.side: WriteSide = self.run(open_write_side(settings))
-
-    @property
-    def bus(self) -> CommandBus:
-        return self.side.bus
-
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.submit(coroutine).result(DEADLINE)
-
-    def close(self) -> None:
-        self.run(self.side.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(DEADLINE)
-
 
 @pytest.fixture(scope="module")
 def writer(stack: Settings) -> Iterator[Writer]:
-    w = Writer(stack)
+    w = Writer(stack, DEADLINE)
     yield w
     w.close()
 

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,8 +31,8 @@ from commands import messages as m
 from commands.adapters.relay import RelayConfig
 from commands.bus import CommandBus
 from projections.registry import PROJECTIONS
-from smartcourse.bootstrap import WriteSide, open_write_side
 from smartcourse.settings import Settings
+from tests.support.writer import Writer
 
 pytestmark = pytest.mark.integration
 
@@ -54,33 +54,6 @@ def query(settings: Settings, sql: str, params: list[Any] | None = None) -> list
     with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
         return conn.execute(sql, params or []).fetchall()
 
-
-class Writer:
-    """A CommandBus on its own event-loop thread, so a sync test can append while it waits."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.side: WriteSide = self.run(open_write_side(settings))
-
-    @property
-    def bus(self) -> CommandBus:
-        return self.side.bus
-
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.submit(coroutine).result(DEADLINE)
-
-    def head(self) -> int:
-        return self.run(self.side.store.head())
-
-    def close(self) -> None:
-        self.run(self.side.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(DEADLINE)
 
 
 class Pipeline:
@@ -186,7 +159,7 @@ def pipeline(stack: Settings, tmp_path: Path) -> Iterator[Pipeline]:
 
 @pytest.fixture
 def writer(pipeline: Pipeline) -> Iterator[Writer]:
-    w = Writer(pipeline.settings)  # opening the write side creates the event store
+    w = Writer(pipeline.settings, DEADLINE)  # opening the write side creates the event store
     yield w
     w.close()
 
