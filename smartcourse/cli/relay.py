@@ -7,13 +7,8 @@ from typing import Annotated
 
 import typer
 
-from smartcourse.observability import JsonFormatter, configure_logging
+from smartcourse.observability import configure_logging
 from smartcourse.settings import Settings
-
-__all__ = ["JsonFormatter", "relay"]  # JsonFormatter: referenced by streams/app.py's config
-
-def _configure_logging(level: str) -> None:
-    configure_logging(level)
 
 
 def relay(
@@ -43,7 +38,7 @@ def relay(
 
     from commands.adapters.relay import Relay, RelayConfig
 
-    _configure_logging(log_level)
+    configure_logging(log_level)
     settings = Settings()
     runner = Relay(settings, RelayConfig(
         name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
