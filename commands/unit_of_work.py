@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -36,6 +36,7 @@ class Cached:
     aggregate: AggregateRoot
     position: int  # global position of its last event (0 while pending)
     pending: asyncio.Future[int] | None = None  # the commit that will make it true
+    behind: bool = False  # another process appended to it since: catch up before deciding
 
 
 class AggregateCache:
@@ -60,6 +61,14 @@ class AggregateCache:
     def evict(self, aggregate_id: UUID) -> None:
         self._items.pop(aggregate_id, None)
 
+    def saw(self, changes: Mapping[UUID, int]) -> None:
+        """The store holds these versions (from StoreFollower): mark older entries behind.
+        Pending entries are left alone: their commit is validated against the store."""
+        for aggregate_id, version in changes.items():
+            item = self._items.get(aggregate_id)
+            if item is not None and item.pending is None and item.aggregate.version < version:
+                item.behind = True
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -78,6 +87,7 @@ class UnitOfWork:
         self.metadata = metadata
         self.refresh = refresh  # catch up from the store (after a lost race)
         self._tracked: dict[UUID, tuple[AggregateRoot, int, Cached | None]] = {}
+        self._built_on: set[asyncio.Future[int]] = set()  # pending commits this one read
 
     async def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self._tracked:
@@ -89,6 +99,8 @@ class UnitOfWork:
             return None
         fork = entry.aggregate.fork()
         self._tracked[aggregate_id] = (fork, fork.version, entry)
+        if entry.pending is not None:
+            self._built_on.add(entry.pending)
         return fork if isinstance(fork, cls) else None
 
     async def get(self, cls: type[A], aggregate_id: UUID) -> A:
@@ -131,7 +143,7 @@ class UnitOfWork:
             return CommandResult(primary.id, position, self.metadata.correlation_id,
                                  changed=False, state=state)
 
-        done = self.store.submit(streams, self.metadata, reads)
+        done = self.store.submit(streams, self.metadata, reads, after=self._built_on)
         ours = {}
         for stream in streams:
             ours[stream.aggregate_id] = Cached(self._tracked[stream.aggregate_id][0].fork(), 0,
@@ -166,15 +178,22 @@ class UnitOfWork:
 
     async def _load(self, aggregate_id: UUID) -> Cached | None:
         entry = self.cache.get(aggregate_id)
-        if entry is not None and not self.refresh:
+        if entry is not None and not self.refresh and not entry.behind:
             return entry
-        if entry is not None and entry.pending is not None:
+        # Catch up only from settled state: a pending entry may hold a failed chain of this
+        # process's commits whose versions another process has since filled with others.
+        while entry is not None and entry.pending is not None and not entry.pending.done():
             with contextlib.suppress(Exception):
                 await asyncio.shield(entry.pending)
             entry = self.cache.get(aggregate_id)
+        if entry is not None and entry.pending is not None and (
+                entry.pending.cancelled() or entry.pending.exception() is not None):
+            entry = None  # failed and not evicted yet: start from the store
         after = entry.aggregate.version if entry is not None else 0
         newer = await self.store.load(aggregate_id, after_version=after)
         if not newer:
+            if entry is not None:
+                entry.behind = False
             return entry
         aggregate = entry.aggregate.fork() if entry is not None else None
         for stored in newer:

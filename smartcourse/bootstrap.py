@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from commands.adapters.event_store import EventStore, ensure_schema
+from commands.adapters.store_follower import StoreFollower
 from commands.bus import CommandBus
 from smartcourse.settings import Settings
 
@@ -20,8 +21,10 @@ class WriteSide:
     store: EventStore
     bus: CommandBus
     redis: aioredis.Redis
+    follower: StoreFollower
 
     async def close(self) -> None:
+        await self.follower.stop()
         await self.store.close()
         await self.redis.aclose()
         await self.pool.close()
@@ -35,5 +38,8 @@ async def open_write_side(settings: Settings) -> WriteSide:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
     store = EventStore(pool)
-    return WriteSide(pool=pool, store=store, bus=CommandBus(store),
-                     redis=aioredis.Redis.from_url(settings.redis_url))
+    bus = CommandBus(store)
+    follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
+    await follower.start()
+    return WriteSide(pool=pool, store=store, bus=bus,
+                     redis=aioredis.Redis.from_url(settings.redis_url), follower=follower)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -59,14 +59,25 @@ class Metadata:
 @dataclass
 class Commit:
     """All appends of one command: they succeed or fail together, and only if every
-    aggregate the command read is still at the version it read (serializable commands)."""
+    aggregate the command read is still at the version it read (serializable commands) and
+    every commit it built on (`after`) succeeded.
+
+    Versions alone cannot tell a command built on a predecessor that then failed: another
+    process may have filled the very versions the predecessor claimed, with other content."""
 
     streams: Sequence[StreamAppend]
     metadata: Metadata
     reads: Mapping[UUID, int]
+    after: Collection[asyncio.Future[int]] = ()
     done: asyncio.Future[int] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    def built_on_a_failure(self) -> bool:
+        """Predecessors are written first: each is settled, or accepted earlier in this
+        batch (and then fails only if the whole batch does)."""
+        return any(f.done() and (f.cancelled() or f.exception() is not None)
+                   for f in self.after)
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,24 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
 """
 
 
+# Many streams in one query: request n's rows carry n (requests may repeat an aggregate).
+LOAD_MANY = """
+SELECT w.request, e.position, e.event_id, e.aggregate_type, e.aggregate_id, e.version,
+       e.event_type, e.schema_version, e.payload, e.occurred_at, e.actor, e.correlation_id,
+       e.causation_id
+FROM unnest(%s::uuid[], %s::int[]) WITH ORDINALITY AS w(aggregate_id, after_version, request)
+JOIN event_store.events e ON e.aggregate_id = w.aggregate_id AND e.version > w.after_version
+ORDER BY w.request, e.version
+"""
+
+
+@dataclass
+class _Load:
+    aggregate_id: UUID
+    after_version: int
+    done: asyncio.Future[list[StoredEvent]]
+
+
 def schema_sql() -> str:
     return files("commands.adapters").joinpath("schema.sql").read_text()
 
@@ -121,17 +150,44 @@ class EventStore:
         self.pool = pool
         self._queue: asyncio.Queue[Commit] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._loads: list[_Load] = []
+        self._loader: asyncio.Task[None] | None = None
 
     # -- reading ---------------------------------------------------------------------------
     async def load(self, aggregate_id: UUID, after_version: int = 0) -> list[StoredEvent]:
+        """The aggregate's events after `after_version`. Loads requested together share one
+        query: under load most commands load an aggregate that is not cached yet (a new
+        enrollment's id), and a round trip each would cost more than the command itself."""
+        request = _Load(aggregate_id, after_version,
+                        asyncio.get_running_loop().create_future())
+        self._loads.append(request)
+        if self._loader is None or self._loader.done():
+            self._loader = asyncio.create_task(self._load_batches(), name="event-store-loader")
+        return await request.done
+
+    async def _load_batches(self) -> None:
+        while self._loads:
+            batch, self._loads = self._loads, []
+            try:
+                found = await self._load_many(batch)
+            except Exception as error:  # noqa: BLE001 - every waiter must hear of the failure
+                for request in batch:
+                    if not request.done.done():
+                        request.done.set_exception(error)
+                continue
+            for n, request in enumerate(batch):
+                if not request.done.done():  # its command may have been cancelled
+                    request.done.set_result(found.get(n, []))
+
+    async def _load_many(self, batch: list[_Load]) -> dict[int, list[StoredEvent]]:
+        found: dict[int, list[StoredEvent]] = {}
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                f"SELECT {COLUMNS} FROM event_store.events"
-                " WHERE aggregate_id = %s AND version > %s ORDER BY version",
-                [aggregate_id, after_version],
-            )
-            return [StoredEvent(**row) for row in await cur.fetchall()]
+            await cur.execute(LOAD_MANY, [[r.aggregate_id for r in batch],
+                                          [r.after_version for r in batch]])
+            for row in await cur.fetchall():
+                found.setdefault(row.pop("request") - 1, []).append(StoredEvent(**row))
+        return found
 
     async def head(self) -> int:
         """The position of the last committed event (0 for an empty store)."""
@@ -151,17 +207,23 @@ class EventStore:
         return await self.submit(streams, metadata, reads)
 
     def submit(self, streams: Sequence[StreamAppend], metadata: Metadata,
-               reads: Mapping[UUID, int] | None = None) -> asyncio.Future[int]:
+               reads: Mapping[UUID, int] | None = None,
+               after: Collection[asyncio.Future[int]] = ()) -> asyncio.Future[int]:
         """Queue a commit now and return its outcome as a future. Commits are written in
-        the order they were submitted, so a command may build on a submitted one."""
+        the order they were submitted, so a command may build on submitted ones (`after`,
+        their futures): it fails if any of them does."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_batches(), name="event-store-writer")
-        commit = Commit(streams, metadata, reads or {})
+        commit = Commit(streams, metadata, reads or {}, after)
         self._queue.put_nowait(commit)
         return commit.done
 
     async def close(self) -> None:
+        if self._loader is not None:
+            self._loader.cancel()
+            await asyncio.gather(self._loader, return_exceptions=True)
+            self._loader = None
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -182,21 +244,23 @@ class EventStore:
 
     async def _commit_batch(self, batch: list[Commit]) -> None:
         accepted: list[tuple[Commit, int]] = []
-        async with self.pool.connection() as conn, conn.transaction():
+        ids = list({s.aggregate_id for c in batch for s in c.streams}
+                   | {r for c in batch for r in c.reads})
+        # Pipelined: BEGIN, the lock and both reads travel in one round trip, the insert and
+        # COMMIT in a second (a batch's fixed cost, paid per command at low load).
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
-            ids = list({s.aggregate_id for c in batch for s in c.streams}
-                       | {r for c in batch for r in c.reads})
-            cur = await conn.execute(
+            current = await conn.execute(
                 "SELECT aggregate_id, max(version) FROM event_store.events"
                 " WHERE aggregate_id = ANY(%s) GROUP BY aggregate_id", [ids])
-            versions: dict[UUID, int] = dict(await cur.fetchall())
-            row = await (await conn.execute(
-                "SELECT coalesce(max(position), 0) FROM event_store.events")).fetchone()
-            position = row[0]
+            head = await conn.execute("SELECT coalesce(max(position), 0) FROM event_store.events")
+            versions: dict[UUID, int] = dict(await current.fetchall())
+            position = (await head.fetchone())[0]
             rows: list[dict[str, Any]] = []
             for commit in batch:
-                if any(versions.get(s.aggregate_id, 0) != s.expected_version
-                       for s in commit.streams) or any(
+                if commit.built_on_a_failure() or any(
+                        versions.get(s.aggregate_id, 0) != s.expected_version
+                        for s in commit.streams) or any(
                         versions.get(r, 0) != v for r, v in commit.reads.items()):
                     _settle(commit, error=ConcurrencyConflict(
                         "the aggregate changed meanwhile; reload and retry",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import types
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from uuid import UUID
 
 from commands.adapters.event_store import Metadata, StoredEvent, StreamAppend
@@ -37,15 +37,18 @@ class FakeEventStore:
         return len(self.events)
 
     def submit(self, streams: Sequence[StreamAppend], metadata: Metadata,
-               reads: Mapping[UUID, int] | None = None) -> asyncio.Future[int]:
+               reads: Mapping[UUID, int] | None = None,
+               after: Collection[asyncio.Future[int]] = ()) -> asyncio.Future[int]:
         """Queued now, written in submission order (tasks start in the order created)."""
-        return asyncio.ensure_future(self.append(streams, metadata, reads))
+        return asyncio.ensure_future(self.append(streams, metadata, reads, after))
 
     async def append(self, streams: Sequence[StreamAppend], metadata: Metadata,
-                     reads: Mapping[UUID, int] | None = None) -> int:
+                     reads: Mapping[UUID, int] | None = None,
+                     after: Collection[asyncio.Future[int]] = ()) -> int:
         await _let_other_tasks_run()
         # No await from here on: the check and the write are one step, as under the real lock.
-        if any(self._version(s.aggregate_id) != s.expected_version for s in streams) or any(
+        if any(f.done() and (f.cancelled() or f.exception() is not None) for f in after) or any(
+                self._version(s.aggregate_id) != s.expected_version for s in streams) or any(
                 self._version(r) != v for r, v in (reads or {}).items()):
             self.conflicts += 1
             raise ConcurrencyConflict("the aggregate changed meanwhile; reload and retry",

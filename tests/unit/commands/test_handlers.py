@@ -441,6 +441,52 @@ async def test_a_second_bus_sees_what_the_first_committed() -> None:
     assert (await first_bus.do(m.EnrollStudent(course.id, late.user_id), late)).changed
 
 
+@run
+async def test_a_command_built_on_a_failed_commit_fails_with_it() -> None:
+    """Process A chains two enrolls on its cached course while process B has already taken
+    a seat. A's first commit fails; the second expects the very version B's commit created,
+    so versions alone would accept it, built on a seat that was never taken. Every
+    enrollment must end with its seat."""
+    here = Platform()
+    elsewhere = Platform(here.store)
+    course = await here.course(person("instructor"), capacity=10)
+    first = person("student")
+    await here.do(m.EnrollStudent(course.id, first.user_id), first)  # A caches the course
+    other = person("student")
+    await elsewhere.do(m.EnrollStudent(course.id, other.user_id), other)
+
+    racing = [person("student") for _ in range(3)]
+    results = await asyncio.gather(*(here.do(m.EnrollStudent(course.id, s.user_id), s)
+                                     for s in racing))
+
+    assert all(r.changed for r in results)
+    enrolled = {e.aggregate_id for e in here.store.events
+                if e.event_type == "enrollment.created"
+                and e.payload["course_id"] == str(course.id)}
+    assert (await here.committed(Course, course.id)).seats == enrolled
+    assert len(enrolled) == 5
+
+
+@run
+async def test_news_of_another_process_spares_the_lost_race() -> None:
+    """A bus told (by the store follower) that another process changed an aggregate catches
+    up before deciding; without the news it decides on stale state and is refused once."""
+    for told, refusals in ((False, 1), (True, 0)):
+        here = Platform()
+        elsewhere = Platform(here.store)
+        owner, student = person("instructor"), person("student")
+        course = await here.course(owner, capacity=5)
+        await elsewhere.do(m.ReviseCourseDetails(course.id, "Renamed", "", []), owner)
+        if told:
+            here.bus.cache.saw({course.id: (await elsewhere.committed(Course, course.id)).version})
+        conflicts_before = here.store.conflicts
+
+        assert (await here.do(m.EnrollStudent(course.id, student.user_id), student)).changed
+
+        assert here.store.conflicts - conflicts_before == refusals
+        assert (await here.committed(Course, course.id)).title == "Renamed"
+
+
 # -- progress ----------------------------------------------------------------------------------
 STUDENT_COMMANDS: dict[str, Callable[[UUID, CourseIds], Any]] = {
     "activate": lambda e, _: m.ActivateEnrollment(e),
