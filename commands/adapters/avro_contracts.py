@@ -14,10 +14,12 @@ the same projection functions as a replay from the store.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,8 +29,9 @@ from confluent_kafka.schema_registry import (
     SchemaRegistryClient,
     record_subject_name_strategy,
 )
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastavro import parse_schema, schemaless_writer
 
 from commands.adapters.event_store import StoredEvent
 from smartcourse.settings import PROJECT_ROOT
@@ -44,6 +47,8 @@ ENVELOPE_FIELDS = (
 RENAMED_PREFIX = "payload_"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+WIRE_MAGIC = 0
+WIRE_HEADER = struct.Struct(">BI")
 
 
 class ContractError(ValueError):
@@ -112,6 +117,10 @@ class _Field:
 class _Plan:
     fields: tuple[_Field, ...]
     names: frozenset[str]  # the payload fields the contract knows
+    required: frozenset[str]  # the payload fields without a default
+    renamed: tuple[_Field, ...]  # payload fields whose name the envelope takes
+    doubles: tuple[_Field, ...]
+    record_arrays: tuple[_Field, ...]  # arrays of records: their items are checked one by one
 
 
 @cache
@@ -131,7 +140,14 @@ def _plan(event_type: str) -> _Plan:
             item_fields=frozenset(f["name"] for f in item_fields) if record else None,
             item_required=frozenset(f["name"] for f in item_fields if "default" not in f),
         ))
-    return _Plan(tuple(plan), frozenset(f.payload_name for f in plan))
+    return _Plan(
+        fields=tuple(plan),
+        names=frozenset(f.payload_name for f in plan),
+        required=frozenset(f.payload_name for f in plan if f.required),
+        renamed=tuple(f for f in plan if f.payload_name != f.avro_name),
+        doubles=tuple(f for f in plan if f.is_double),
+        record_arrays=tuple(f for f in plan if f.item_fields is not None),
+    )
 
 
 def _payload_name(avro_name: str) -> str:
@@ -160,29 +176,33 @@ def to_record(event: StoredEvent) -> dict[str, Any]:
 
 def build_record(event_type: str, envelope: dict[str, Any],
                  payload: dict[str, Any]) -> dict[str, Any]:
-    """The envelope (filled in place) plus the payload, checked against the contract.
+    """The payload plus the envelope, checked against the contract (a new dict).
 
     Envelope values are given as the Avro writer stores them (UUIDs as text, `occurred_at` as
     microseconds): converting UUID and datetime objects inside fastavro costs more than the
-    rest of the encoding, which matters to the relay.
+    rest of the encoding, which matters to the relay. The checks are set operations on the
+    keys, with per-field work only for the few fields that need it: this runs per event.
     """
     plan = _plan(event_type)
-    if not payload.keys() <= plan.names:
-        unknown = payload.keys() - plan.names
+    keys = payload.keys()
+    if not keys <= plan.names:
         raise ContractError(
-            f"{event_type}: payload fields {sorted(unknown)} are not in the contract")
-    record = envelope
-    for field in plan.fields:
-        if field.payload_name not in payload:
-            if field.required:
-                raise ContractError(f"{event_type}: payload lacks {field.payload_name!r}")
-            continue  # the writer fills in the contract's default
-        value = payload[field.payload_name]
-        if field.is_double and isinstance(value, int):
-            value = float(value)
-        elif field.item_fields is not None:
-            _check_items(event_type, field, value)
-        record[field.avro_name] = value
+            f"{event_type}: payload fields {sorted(keys - plan.names)} are not in the contract")
+    if not plan.required <= keys:
+        missing = next(f.payload_name for f in plan.fields
+                       if f.required and f.payload_name not in payload)
+        raise ContractError(f"{event_type}: payload lacks {missing!r}")
+    record = {**payload, **envelope}  # absent optional fields: the writer fills the default
+    for field in plan.renamed:
+        if field.payload_name in payload:
+            record[field.avro_name] = payload[field.payload_name]
+    for field in plan.doubles:
+        value = payload.get(field.payload_name)
+        if type(value) is int:
+            record[field.avro_name] = float(value)
+    for field in plan.record_arrays:
+        if field.payload_name in payload:
+            _check_items(event_type, field, payload[field.payload_name])
     return record
 
 
@@ -252,42 +272,75 @@ def _value_context(topic: str) -> SerializationContext:
     return SerializationContext(topic, MessageField.VALUE)
 
 
+def wire_header(schema_id: int) -> bytes:
+    """The Confluent wire format's prefix: magic byte 0, the schema id as 4 bytes big-endian."""
+    return WIRE_HEADER.pack(WIRE_MAGIC, schema_id)
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """What encoding one event type needs, looked up once: the framing and the parsed schema."""
+
+    header: bytes
+    schema: Any  # fastavro's parsed form of the contract
+
+
 class EventEncoder:
-    """Stored events to Confluent-framed Avro, one serializer per event type."""
+    """Stored events to Confluent-framed Avro: fastavro against each contract, framed with the
+    id the registry gave it (registered once per event type, not looked up per event)."""
 
     def __init__(self, client: SchemaRegistryClient,
                  event_types: Iterable[str] | None = None) -> None:
         self.client = client
         self.event_types = list(event_types or contract_event_types())
-        self._serializers: dict[str, AvroSerializer] = {}
+        self._writers: dict[str, _Writer] = {}
 
     def register_all(self) -> dict[str, int]:
         """Register every contract (idempotent); fails fast on an incompatible change."""
-        return {t: register(self.client, schema_of(t)) for t in self.event_types}
+        ids = {t: register(self.client, schema_of(t)) for t in self.event_types}
+        for event_type, schema_id in ids.items():
+            self._writers[event_type] = _writer(event_type, schema_id)
+        return ids
 
-    def _serializer(self, event_type: str) -> AvroSerializer:
-        serializer = self._serializers.get(event_type)
-        if serializer is None:
-            serializer = AvroSerializer(
-                self.client, json.dumps(schema_of(event_type)),
-                conf={"subject.name.strategy": record_subject_name_strategy},
-            )
-            self._serializers[event_type] = serializer
-        return serializer
+    def _writer(self, event_type: str) -> _Writer:
+        writer = self._writers.get(event_type)
+        if writer is None:
+            writer = _writer(event_type, register(self.client, schema_of(event_type)))
+            self._writers[event_type] = writer
+        return writer
 
-    def encode(self, event: StoredEvent, topic: str) -> bytes:
+    def encode(self, event: StoredEvent, topic: str | None = None) -> bytes:
         """Raises ContractError for an event that does not fit its contract; registry errors
-        (transient) pass through."""
-        return self.encode_record(event.event_type, to_record(event), topic)
+        (transient) pass through. The topic does not choose the schema (subjects are named by
+        record), so it may be left out."""
+        return self.encode_record(event.event_type, to_record(event))
 
-    def encode_record(self, event_type: str, record: dict[str, Any], topic: str) -> bytes:
+    def encode_record(self, event_type: str, record: dict[str, Any]) -> bytes:
         """Encode a record made by `to_record` or `build_record`."""
-        try:  # a SchemaRegistryError (not a ValueError) is transient and passes through
-            data = self._serializer(event_type)(record, _value_context(topic))
+        writer = self._writers.get(event_type) or self._writer(event_type)
+        out = BytesIO()
+        out.write(writer.header)
+        try:
+            schemaless_writer(out, writer.schema, record)
         except (ValueError, TypeError, AttributeError, OverflowError) as error:
             raise ContractError(f"{event_type}: {error}") from error
-        assert data is not None
-        return data
+        return out.getvalue()
+
+
+def _writer(event_type: str, schema_id: int) -> _Writer:
+    return _Writer(wire_header(schema_id),
+                   parse_schema(_without_logical_types(schema_of(event_type))))
+
+
+def _without_logical_types(schema: Any) -> Any:
+    """The schema minus its logical types. A logical type is written as its underlying type,
+    so the bytes are the same, and records already hold that form (UUIDs as text, times as
+    microseconds): this spares fastavro a conversion check per value."""
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(v) for v in schema]
+    return schema
 
 
 class EventDecoder:

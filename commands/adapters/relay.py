@@ -9,7 +9,8 @@ at-least-once, in per-aggregate order. Consumers apply an aggregate's events by 
 (last + 1), which makes the repeats harmless.
 
 Batches are pipelined: the next one is read and produced while Kafka acknowledges the one
-before, and checkpoints still move strictly in order.
+before (and, with a backlog, PostgreSQL reads the one after on a second connection while
+this one is encoded), and checkpoints still move strictly in order.
 
 Watermark markers (docs/adr/0004): after the checkpoint moves (at most every
 `marker_interval` while busy) and every `poll_interval` when idle, every partition of every
@@ -29,6 +30,7 @@ import time
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -146,6 +148,34 @@ class _Batch:
             self.failures.append(error)
 
 
+class _Reader:
+    """Reads batches from the store on a connection of its own, one batch ahead while there is
+    a backlog, so PostgreSQL reads the next batch while this one is encoded and produced."""
+
+    def __init__(self, conn: psycopg.Connection, pool: ThreadPoolExecutor,
+                 fetch: Callable[[psycopg.Connection, int], list[Row]]) -> None:
+        self._conn, self._pool, self._fetch = conn, pool, fetch
+        self._ahead: tuple[int, Future[list[Row]]] | None = None  # (after, its rows)
+
+    def rows(self, after: int) -> list[Row]:
+        """The rows after `after`: those read ahead if they start there, else read now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            rows = ahead[1].result()  # also when unused: the connection serves one at a time
+            if ahead[0] == after:
+                return rows
+        return self._fetch(self._conn, after)
+
+    def read_ahead(self, after: int) -> None:
+        self._ahead = (after, self._pool.submit(self._fetch, self._conn, after))
+
+    def discard(self) -> None:
+        """Drop a read ahead (waiting for it to end: the connection serves one at a time)."""
+        if self._ahead is not None:
+            wait([self._ahead[1]])
+            self._ahead = None
+
+
 class Relay:
     def __init__(self, settings: Settings, config: RelayConfig | None = None) -> None:
         self.settings = settings
@@ -157,6 +187,7 @@ class Relay:
         self._marked_at = -float("inf")
         self._partitions: dict[str, int] = {}
         self._partitions_at = -float("inf")
+        self._topics: dict[str, str] = {}  # aggregate type -> its topic
         self._encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
 
     def stop(self) -> None:
@@ -165,7 +196,9 @@ class Relay:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, ready: Callable[[], None] | None = None) -> None:
-        with psycopg.connect(self.settings.pg_dsn, autocommit=True) as conn:
+        with (psycopg.connect(self.settings.pg_dsn, autocommit=True) as conn,
+              psycopg.connect(self.settings.pg_dsn, autocommit=True) as reader,
+              ThreadPoolExecutor(1, thread_name_prefix="relay-read") as read_ahead):
             if not self._await_leadership(conn):
                 return
             ensure_topics(self.settings.kafka_bootstrap, self.config.topics(),
@@ -179,24 +212,26 @@ class Relay:
                                               "position": self.position})
             if ready is not None:
                 ready()
-            while not self._relay(conn, producer):
+            while not self._relay(conn, producer, _Reader(reader, read_ahead, self._fetch)):
                 self._stopping.wait(self.config.retry_backoff)
                 producer = self._producer()  # a fresh idempotent session
             log.info("relay stopped", extra={"relay": self.config.name,
                                               "position": self.position})
 
-    def _relay(self, conn: psycopg.Connection, producer: Producer) -> bool:
+    def _relay(self, conn: psycopg.Connection, producer: Producer, reader: _Reader) -> bool:
         """Relay until stopped (True) or until Kafka refuses a message (False)."""
         in_flight: deque[_Batch] = deque()
         after = self.position
         try:
             while True:
                 stopping = self._stopping.is_set()
-                rows = [] if stopping else self._fetch(conn, after)
-                if rows:
-                    in_flight.append(self._send(producer, rows))
-                    after = rows[-1].position
+                rows = [] if stopping else reader.rows(after)
                 caught_up = len(rows) < self.config.batch_size
+                if rows:
+                    after = rows[-1].position
+                    if not caught_up:  # a backlog: the store reads the next batch meanwhile
+                        reader.read_ahead(after)
+                    in_flight.append(self._send(producer, rows))
                 # Caught up: confirm everything now, for latency; else keep the pipe full.
                 keep = 0 if caught_up else self.config.max_in_flight - 1
                 self._settle(conn, producer, in_flight, keep)
@@ -214,6 +249,8 @@ class Relay:
             producer.purge()
             producer.flush(0)
             return False
+        finally:
+            reader.discard()
 
     def _await_leadership(self, conn: psycopg.Connection) -> bool:
         announced = False
@@ -269,29 +306,41 @@ class Relay:
 
     def _send(self, producer: Producer, rows: list[Row]) -> _Batch:
         batch = _Batch(rows[-1].position, len(rows), time.perf_counter())
-        for row in rows:
-            batch.topics[self._publish(producer, row, batch.on_delivery)] += 1
+        produce, on_delivery, message = producer.produce, batch.on_delivery, self._message
+        topics = []
+        for row in rows:  # the relay's hot loop: names bound once, no keyword dicts
+            topic, value, headers = message(row)
+            key = row.aggregate_id.encode()
+            try:
+                produce(topic, value, key, on_delivery=on_delivery, headers=headers)
+            except BufferError:  # the local queue is full: wait for deliveries to drain it
+                _produce(producer, topic, value=value, key=key, headers=headers,
+                         on_delivery=on_delivery)
+            topics.append(topic)
+        batch.topics.update(topics)
         producer.poll(0)  # serve the delivery reports that are already in
         return batch
 
-    def _publish(self, producer: Producer, row: Row,
-                 on_delivery: Callable[[KafkaError | None, Any], None]) -> str:
-        topic = topic_name(row.aggregate_type, self.config.topic_prefix)
+    def _message(self, row: Row) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+        """The topic, value and headers of a row: its Avro encoding on its aggregate type's
+        topic, or a dead letter if it does not fit its contract."""
+        topic = self._topics.get(row.aggregate_type)
+        if topic is None:
+            topic = self._topics[row.aggregate_type] = topic_name(row.aggregate_type,
+                                                                  self.config.topic_prefix)
         headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
                    ("correlation_id", row.correlation_id.encode())]
         try:
-            value = self._encoder.encode_record(row.event_type, avro_record(row), topic)
+            return topic, self._encoder.encode_record(row.event_type, avro_record(row)), headers
         except ContractError as error:
-            topic, value = self.config.dead_letter_topic, _dead_letter(row, str(error))
-            headers.append(("reason", str(error).encode()))
-            DEAD_LETTERS.labels(self.config.name).inc()
-            log.error("event does not fit its contract; sent to the dead-letter topic",
-                      extra={"relay": self.config.name, "event_id": row.event_id,
-                             "correlation_id": row.correlation_id, "position": row.position,
-                             "reason": str(error)})
-        _produce(producer, topic, value=value, key=row.aggregate_id.encode(), headers=headers,
-                 on_delivery=on_delivery)
-        return topic
+            reason = str(error)
+        headers.append(("reason", reason.encode()))
+        DEAD_LETTERS.labels(self.config.name).inc()
+        log.error("event does not fit its contract; sent to the dead-letter topic",
+                  extra={"relay": self.config.name, "event_id": row.event_id,
+                         "correlation_id": row.correlation_id, "position": row.position,
+                         "reason": reason})
+        return self.config.dead_letter_topic, _dead_letter(row, reason), headers
 
     # -- watermark markers -------------------------------------------------------------------
     def _marker_due_in(self, now: float) -> float:

@@ -15,6 +15,9 @@ from uuid import UUID, uuid4
 
 import fastavro
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
@@ -218,3 +221,60 @@ def test_asset_defaults_fill_in_what_the_writer_left_out() -> None:
     decoded = from_record(fastavro.schemaless_reader(buffer, schema, schema))
     assert decoded.payload["assets"] == [
         {"name": "a", "url": "u", "mime_type": "application/octet-stream", "size_bytes": 0}]
+
+
+# -- the wire format ---------------------------------------------------------------------------
+# confluent-kafka's in-memory registry (`new_client` is its public entry point)
+_MockRegistry = type(SchemaRegistryClient.new_client({"url": "mock://contracts"}))
+
+
+class _Registry(_MockRegistry):  # type: ignore[misc, valid-type]
+    """The mock, plus the compatibility level that `register` sets (the mock has no such
+    call)."""
+
+    def set_compatibility(self, subject_name: str | None = None,
+                          level: str | None = None) -> str | None:
+        return level
+
+
+@pytest.fixture
+def registry() -> SchemaRegistryClient:
+    return _Registry({"url": "mock://contracts"})
+
+
+def test_the_wire_header_is_the_magic_byte_and_the_schema_id_big_endian() -> None:
+    assert contracts.wire_header(258) == b"\x00\x00\x00\x01\x02"
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))
+def test_what_the_encoder_writes_the_consumers_decoder_reads(
+    event_type: str, registry: SchemaRegistryClient
+) -> None:
+    stored = SAMPLES[event_type]
+    topic = contracts.topic_name(stored.aggregate_type)
+    ids = contracts.EventEncoder(registry).register_all()
+
+    data = contracts.EventEncoder(registry).encode(stored, topic)  # a fresh one registers lazily
+
+    assert data[:5] == contracts.wire_header(ids[event_type])
+    assert contracts.EventDecoder(registry).decode_event(data, topic) == stored
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))
+def test_the_encoder_writes_the_same_bytes_as_confluents_serializer(
+    event_type: str, registry: SchemaRegistryClient
+) -> None:
+    record = to_record(SAMPLES[event_type])
+    topic = contracts.topic_name(SAMPLES[event_type].aggregate_type)
+    serializer = AvroSerializer(registry, json.dumps(contracts.schema_of(event_type)),
+                                conf={"subject.name.strategy": record_subject_name_strategy})
+    expected = serializer(record, SerializationContext(topic, MessageField.VALUE))
+
+    assert contracts.EventEncoder(registry).encode_record(event_type, record) == expected
+
+
+def test_a_value_of_the_wrong_type_is_a_contract_error(registry: SchemaRegistryClient) -> None:
+    record = to_record(SAMPLES["course.capacity_changed"])
+    record["capacity"] = "thirty"
+    with pytest.raises(ContractError, match="course.capacity_changed"):
+        contracts.EventEncoder(registry).encode_record("course.capacity_changed", record)

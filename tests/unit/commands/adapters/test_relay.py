@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from commands.adapters.avro_contracts import EPOCH, MICROSECOND, ContractError, to_record
+from commands.adapters.avro_contracts import (
+    EPOCH,
+    MICROSECOND,
+    ContractError,
+    EventDecoder,
+    EventEncoder,
+    to_record,
+)
 from commands.adapters.event_store import StoredEvent
 from commands.adapters.relay import (
     WATERMARK_HEADER,
@@ -21,6 +30,7 @@ from commands.adapters.relay import (
     Row,
     _Batch,
     _dead_letter,
+    _Reader,
     avro_record,
 )
 from smartcourse.settings import Settings
@@ -198,3 +208,74 @@ def test_markers_follow_the_checkpoint_at_most_every_interval_and_beat_when_idle
     assert sent_at(101.1)
     assert len(producer.sent) == 3 * per_marker
     assert producer.metadata_calls == 1  # partition counts are cached
+
+
+# -- the hot loop ------------------------------------------------------------------------------
+class RecordingProducer:
+    """Keeps what is produced; refuses the first produce with a full queue, as librdkafka may."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = []
+        self.full_once = True
+
+    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: object,
+                headers: list[tuple[str, bytes]]) -> None:
+        if self.full_once:
+            self.full_once = False
+            raise BufferError("queue full")
+        self.sent.append((topic, value, key, headers))
+
+    def poll(self, _timeout: float) -> int:
+        return 0
+
+
+_MockRegistry = type(SchemaRegistryClient.new_client({"url": "mock://relay"}))
+
+
+class MockRegistry(_MockRegistry):  # type: ignore[misc, valid-type]
+    """confluent-kafka's in-memory registry, plus the compatibility call it lacks."""
+
+    def set_compatibility(self, subject_name: str | None = None,
+                          level: str | None = None) -> str | None:
+        return level
+
+
+def test_a_batch_goes_out_encoded_in_order_and_a_poison_event_to_the_dead_letters() -> None:
+    registry = MockRegistry({"url": "mock://relay"})
+    relay = Relay(Settings(), RelayConfig(topic_prefix="t"))
+    relay._encoder = EventEncoder(registry)
+    good, poison = stored(position=1), stored(position=2, colour="red")
+    producer = RecordingProducer()
+
+    sent = relay._send(producer, [row_of(good), row_of(poison)])  # type: ignore[arg-type]
+
+    assert sent.last_position == 2 and sent.outstanding == 2
+    assert sent.topics == {"t.course": 1, "t.relay.dlq": 1}
+    (topic, value, key, headers), (dlq, letter, _, dlq_headers) = producer.sent
+    assert topic == "t.course" and key == str(good.aggregate_id).encode()
+    assert EventDecoder(registry).decode_event(value, topic) == good
+    assert dict(headers) == {"event_id": str(good.event_id).encode(),
+                             "event_type": b"course.module_added",
+                             "correlation_id": str(good.correlation_id).encode()}
+    assert dlq == "t.relay.dlq"
+    assert json.loads(letter)["event"]["payload"]["colour"] == "red"
+    assert b"colour" in dict(dlq_headers)["reason"]
+
+
+def test_a_batch_read_ahead_is_used_only_where_the_next_read_starts() -> None:
+    reads: list[int] = []
+
+    def fetch(_conn: object, after: int) -> list[Row]:
+        reads.append(after)
+        return rows(after + 1, after + 2)
+
+    with ThreadPoolExecutor(1) as pool:
+        reader = _Reader(None, pool, fetch)  # type: ignore[arg-type]
+        assert [r.position for r in reader.rows(0)] == [1, 2]
+        reader.read_ahead(2)
+        assert [r.position for r in reader.rows(2)] == [3, 4]  # the one read ahead
+        reader.read_ahead(4)
+        assert [r.position for r in reader.rows(0)] == [1, 2]  # not where it starts: read now
+        reader.read_ahead(2)
+        reader.discard()
+    assert reads == [0, 2, 4, 0, 2]
