@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     command_api_port: int = 8000
     query_api_port: int = 8001
     relay_metrics_port: int = 9464
+    # How often, while events flow, the relay tells every partition how far the store has
+    # been published (watermark markers): a bound on how stale a read-your-writes wait is.
+    relay_marker_interval: float = 0.05
 
     # Command API: JWT signing (HS256) and the local token endpoint.
     jwt_secret: str = "local-development-only-change-me"
@@ -88,7 +91,7 @@ class Settings(BaseSettings):
     worker_topic_prefix: str = "smartcourse"
     worker_topic_partitions: int = 6
     worker_batch_size: int = 1000
-    worker_batch_within: float = 0.2
+    worker_batch_within: float = 0.02
     worker_metrics_port: int = 9465
     # Seconds without heartbeats before Kafka gives a dead worker's partitions to the others
     # (also how long a worker restarted after kill -9 may wait for its old self to expire).

@@ -43,7 +43,7 @@ def relay(
     runner = Relay(settings, RelayConfig(
         name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
         partitions=partitions, replication_factor=replication_factor,
-        poll_interval=poll_interval,
+        poll_interval=poll_interval, marker_interval=settings.relay_marker_interval,
     ))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stop())
