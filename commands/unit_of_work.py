@@ -37,6 +37,20 @@ class Cached:
     position: int  # global position of its last event (0 while pending)
     pending: asyncio.Future[int] | None = None  # the commit that will make it true
     behind: bool = False  # another process appended to it since: catch up before deciding
+    # The newest settled state this pending one was built on: where the cache falls back to
+    # if the chain fails, so a hot aggregate catches up from there instead of from scratch.
+    settled: Cached | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.pending is not None and self.pending.done() and (
+            self.pending.cancelled() or self.pending.exception() is not None)
+
+    def settled_state(self) -> Cached | None:
+        """Itself if settled, else the newest settled state under its pending chain."""
+        if self.pending is None or (self.pending.done() and not self.failed):
+            return self
+        return self.settled
 
 
 class AggregateCache:
@@ -60,6 +74,14 @@ class AggregateCache:
 
     def evict(self, aggregate_id: UUID) -> None:
         self._items.pop(aggregate_id, None)
+
+    def fall_back(self, aggregate_id: UUID, failed: Cached) -> None:
+        """A pending state failed: if it is still the newest, go back to its settled base."""
+        if self._items.get(aggregate_id) is failed:
+            if failed.settled is None:
+                self.evict(aggregate_id)
+            else:
+                self._items[aggregate_id] = failed.settled
 
     def saw(self, changes: Mapping[UUID, int]) -> None:
         """The store holds these versions (from StoreFollower): mark older entries behind.
@@ -146,18 +168,19 @@ class UnitOfWork:
         done = self.store.submit(streams, self.metadata, reads, after=self._built_on)
         ours = {}
         for stream in streams:
-            ours[stream.aggregate_id] = Cached(self._tracked[stream.aggregate_id][0].fork(), 0,
-                                               pending=done)
+            aggregate, _, loaded_from = self._tracked[stream.aggregate_id]
+            ours[stream.aggregate_id] = Cached(
+                aggregate.fork(), 0, pending=done,
+                settled=loaded_from.settled_state() if loaded_from is not None else None)
             self.cache.put(stream.aggregate_id, ours[stream.aggregate_id])
         try:
             position = await asyncio.shield(done)
         except BaseException:
             for aggregate_id, entry in ours.items():
-                if self.cache.get(aggregate_id) is entry:
-                    self.cache.evict(aggregate_id)  # never let a failed state be built on
+                self.cache.fall_back(aggregate_id, entry)  # never build on a failed state
             raise
         for entry in ours.values():
-            entry.position, entry.pending = position, None
+            entry.position, entry.pending, entry.settled = position, None, None
         return CommandResult(primary.id, position, self.metadata.correlation_id, changed=True,
                              state=state)
 
@@ -186,9 +209,8 @@ class UnitOfWork:
             with contextlib.suppress(Exception):
                 await asyncio.shield(entry.pending)
             entry = self.cache.get(aggregate_id)
-        if entry is not None and entry.pending is not None and (
-                entry.pending.cancelled() or entry.pending.exception() is not None):
-            entry = None  # failed and not evicted yet: start from the store
+        if entry is not None and entry.failed:
+            entry = entry.settled  # failed and not replaced yet: its settled base
         after = entry.aggregate.version if entry is not None else 0
         newer = await self.store.load(aggregate_id, after_version=after)
         if not newer:
