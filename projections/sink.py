@@ -117,8 +117,11 @@ class PostgresProjector:
             await ensure_read_models(conn, [self.projection])
             self._bootstrapped = True
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                               [self.projection.lock_key])
+            # jit off for the batch: folds write a few rows per statement, but estimates (on a
+            # large course, or a version not analysed yet) can pass jit_above_cost, and
+            # compiling costs milliseconds per statement.
+            await conn.execute("SELECT set_config('jit', 'off', true),"
+                               " pg_advisory_xact_lock(hashtext(%s))", [self.projection.lock_key])
             cur = await conn.execute(
                 "SELECT live_version FROM read_models.projections WHERE name = %s",
                 [self.projection.name])
