@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import random
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -189,26 +190,41 @@ def summarize(rate: int, report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(rates: list[int], seconds: float, workers: int,
+def run(rates: list[int], seconds: float, workers: int, rounds: int = 1,
         anchor_seconds: float | None = None) -> dict[str, Any]:
+    """`rounds` sweeps over `rates`, each followed by the anchor (so both see the same load
+    on the machine); per rate and for the anchor, the median round."""
     settings = Settings()
     stack.up(settings, ["postgres", "redis"])
-    results: dict[str, Any] = {"workers": workers, "runs": []}
+    sweeps: list[list[dict[str, Any]]] = []
+    anchors: dict[str, list[float]] = {"1_threads": [], "8_threads": []}
     with tempfile.TemporaryDirectory() as logs, \
             serve("command-api", settings, Path(logs), "--workers", str(workers)) as base:
         seeded = asyncio.run(seed(base, settings))
         warmup = targets(base, seeded, settings, 500)
         attack(settings, warmup, 250, 2)
-        for rate in rates:
-            report = attack(settings, targets(base, seeded, settings, int(rate * seconds)),
-                            rate, seconds)
-            results["runs"].append(summarize(rate, report))
-    results["anchor_eventsourcing_events_per_s"] = {
-        f"{threads}_threads": round(
-            eventsourcing_anchor(settings, anchor_seconds or seconds, threads), 1)
-        for threads in (1, 8)
+        for _ in range(rounds):
+            sweeps.append([
+                summarize(rate, attack(settings, targets(base, seeded, settings,
+                                                         int(rate * seconds)), rate, seconds))
+                for rate in rates])
+            for threads in (1, 8):
+                anchors[f"{threads}_threads"].append(round(
+                    eventsourcing_anchor(settings, anchor_seconds or seconds, threads), 1))
+    return {
+        "workers": workers, "rounds": rounds,
+        "runs": [median_run([sweep[n] for sweep in sweeps]) for n in range(len(rates))],
+        "all_runs": sweeps,
+        "anchor_eventsourcing_events_per_s": {k: statistics.median(v)
+                                              for k, v in anchors.items()},
+        "anchor_rounds": anchors,
     }
-    return results
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One rate's rounds: the round with the median p99 (its throughput and p50 with it)."""
+    ordered = sorted(runs, key=lambda r: (r["p99_ms"], -r["throughput"]))
+    return ordered[len(ordered) // 2]
 
 
 P99_TARGET_MS = 50.0
@@ -221,31 +237,37 @@ def sustained(run: dict[str, Any]) -> bool:
 
 
 def measure(settings: Settings, scale: Scale) -> list[Figure]:
-    rates, seconds = ([250, 500], 4.0) if scale == Scale.SMALL else ([500, 1000, 1500, 2000], 15.0)
+    small = scale == Scale.SMALL
+    rates, seconds, rounds = ([500, 1000], 4.0, 1) if small else ([1000, 1500, 2000], 10.0, 3)
     global ACTIVE_ENROLLMENTS
-    ACTIVE_ENROLLMENTS = 600 if scale == Scale.SMALL else 3000
-    results = run(rates, seconds, settings.command_api_workers, anchor_seconds=3.0)
+    ACTIVE_ENROLLMENTS = 600 if small else 3000
+    results = run(rates, seconds, settings.command_api_workers, rounds, anchor_seconds=3.0)
     runs = results["runs"]
-    best = max(runs, key=lambda r: r["throughput"])
-    within = [r for r in runs if sustained(r)]
+    kept_up = [r for r in runs if sustained(r)]
+    best = max(kept_up or runs, key=lambda r: r["throughput"])
     return [
         Figure(
             benchmark="command path",
-            metric=f"commands/s, best of offered rates {rates} (HTTP, open loop; "
-                   f"p99 there {best['p99_ms']} ms)",
+            metric=f"commands/s, highest of offered rates {rates} "
+                   + ("sustained at p99 <= 50 ms" if kept_up else "(none sustained at p99 "
+                      "<= 50 ms: the best throughput)")
+                   + f" (HTTP, open loop; median of {rounds} round(s); p99 there "
+                   f"{best['p99_ms']} ms)",
             ours=best["throughput"],
             anchor_name="eventsourcing library, 1 new aggregate per transaction (1 thread)",
             anchor=results["anchor_eventsourcing_events_per_s"]["1_threads"],
             target=">= 2,000 commands/s with p99 <= 50 ms",
-            met=any(r["throughput"] >= 2000 for r in within),
+            met=any(r["throughput"] >= 0.97 * 2000 and r["offered_rate"] >= 2000
+                    for r in kept_up),
             details=results,
         ),
         Figure(
             benchmark="command p99",
-            metric=f"ms p99 latency at {runs[0]['offered_rate']} commands/s offered",
-            ours=runs[0]["p99_ms"],
-            target="<= 50 ms", met=runs[0]["p99_ms"] <= P99_TARGET_MS,
-            details={"p50_ms": runs[0]["p50_ms"], "max_ms": runs[0]["max_ms"]},
+            metric=f"ms p99 latency at {runs[-1]['offered_rate']} commands/s offered "
+                   f"(median of {rounds} round(s))",
+            ours=runs[-1]["p99_ms"],
+            target="<= 50 ms", met=runs[-1]["p99_ms"] <= P99_TARGET_MS,
+            details={"p50_ms": runs[-1]["p50_ms"], "max_ms": runs[-1]["max_ms"]},
         ),
     ]
 
@@ -255,8 +277,10 @@ def main() -> None:
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    results = run([int(r) for r in args.rates.split(",")], args.seconds, args.workers)
+    results = run([int(r) for r in args.rates.split(",")], args.seconds, args.workers,
+                  args.rounds)
     print(json.dumps(results, indent=2))
     anchor = results["anchor_eventsourcing_events_per_s"]
     print(f"\n{'offered/s':>10} {'done/s':>8} {'ok':>6} {'p50 ms':>7} {'p99 ms':>7}   anchor: "

@@ -14,6 +14,7 @@ from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import analytics, content, courses, enrollments, instructors, operations
+from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
 DESCRIPTION = """Reads of the SmartCourse learning platform, served from the projections.
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
+        tune_garbage_collector(settings.gc_thresholds)
         try:
             yield
         finally:

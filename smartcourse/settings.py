@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     weaviate_raft_port: int = 8300
     weaviate_raft_rpc_port: int = 8301
 
+    # Python's collector thresholds in the long-running processes (smartcourse/runtime.py):
+    # the defaults (700, 10, 10) scan every cached object every few hundred requests.
+    gc_thresholds: tuple[int, int, int] = (50_000, 50, 1_000)
+
     command_api_port: int = 8000
     query_api_port: int = 8001
     relay_metrics_port: int = 9464

@@ -17,6 +17,7 @@ from aiokafka.codec import has_lz4
 from prometheus_client import start_http_server
 
 from commands.adapters.relay import ensure_topics
+from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
 log = logging.getLogger("smartcourse.worker")
@@ -58,6 +59,7 @@ class ProjectionsApp(faust.App):
                                 declared_topic_names(), settings.worker_topic_partitions, 1)
         if settings.worker_metrics_port:
             start_http_server(settings.worker_metrics_port, addr=settings.host)
+        tune_garbage_collector(settings.gc_thresholds)
         log.info("worker starting", extra={
             "app_id": settings.worker_app_id, "prefix": settings.worker_topic_prefix,
             "metrics_port": settings.worker_metrics_port})

@@ -34,10 +34,14 @@ Changes = dict[UUID, int]  # aggregate id -> its newest version in the store
 
 class StoreFollower:
     def __init__(self, dsn: str, on_changes: Callable[[Changes], None],
-                 fallback_poll: float = 1.0, channel: str = NOTIFY_CHANNEL) -> None:
+                 fallback_poll: float = 1.0, min_interval: float = 0.01,
+                 channel: str = NOTIFY_CHANNEL) -> None:
         self.dsn = dsn
         self.on_changes = on_changes
         self.fallback_poll = fallback_poll  # seconds: a missed notification costs no more
+        # Seconds between catch-ups: under load appends notify hundreds of times a second,
+        # and news a few milliseconds older spares nearly as many races.
+        self.min_interval = min_interval
         self.channel = channel
         self.position: int | None = None  # the last position whose changes were reported
         self._task: asyncio.Task[None] | None = None
@@ -63,8 +67,11 @@ class StoreFollower:
                         self.position = row[0]
                     while True:
                         await self.catch_up(conn)
+                        await asyncio.sleep(self.min_interval)
                         async for _ in conn.notifies(timeout=self.fallback_poll, stop_after=1):
                             break
+                        async for _ in conn.notifies(timeout=0):
+                            pass  # the others waiting: one catch-up covers them all
             except psycopg.Error as error:  # after a reconnect, the position covers the gap
                 log.warning("event store follower lost its connection; retrying",
                             extra={"reason": str(error)})

@@ -11,6 +11,7 @@ from prometheus_client import make_asgi_app
 from commands.api import errors
 from commands.api.routes import courses, enrollments, users
 from smartcourse.bootstrap import open_write_side
+from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         write_side = await open_write_side(settings)
+        tune_garbage_collector(settings.gc_thresholds)
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
         app.state.pool = write_side.pool
         try:
