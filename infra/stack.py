@@ -28,6 +28,7 @@ APP_CLASSES = {
     "query-api": "infra.app.services:QueryApi",
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
+    "analytics-worker": "infra.app.services:AnalyticsWorker",
 }
 
 

@@ -112,8 +112,14 @@ class Settings(BaseSettings):
     analytics_batch_rows: int = 20_000
     analytics_batch_seconds: float = 1.0
     analytics_rebuild_chunk: int = 20_000
-    # Whether `smartcourse worker` runs the analytics agent (streams/agents/analytics.py).
+    # Which agents `smartcourse worker` runs: the PostgreSQL projections and the analytics
+    # agent (streams/agents/analytics.py). Supervised, they run in two processes with their
+    # own consumer groups (infra/app/services.py): one event loop's ClickHouse inserts would
+    # otherwise hold back the read models that read-your-writes waits for.
+    worker_projections: bool = True
     worker_analytics: bool = True
+    analytics_worker_app_id: str = "smartcourse-analytics"
+    analytics_worker_metrics_port: int = 9466
 
     # Publishing workflow (course.published -> chunks -> vectors -> Weaviate -> course.ready):
     # whether `smartcourse worker` runs its agent (off by default for now: it loads the model

@@ -71,4 +71,6 @@ def _agent(projection: Projection) -> faust.types.AgentT:
         project)
 
 
-AGENTS = {name: _agent(projection) for name, projection in PROJECTIONS.items()}
+# SMARTCOURSE_WORKER_PROJECTIONS=0 leaves the read models out of a worker (an analytics one).
+AGENTS = ({name: _agent(projection) for name, projection in PROJECTIONS.items()}
+          if settings.worker_projections else {})
