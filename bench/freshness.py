@@ -139,16 +139,25 @@ async def _measure(settings: Settings, rate: int, seconds: float) -> dict[str, A
     }
 
 
-def run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
+def run(settings: Settings, rate: int, seconds: float, rounds: int = 1) -> dict[str, Any]:
+    """`rounds` measurements on the same running processes; the round with the median p99."""
     with app_running(settings):
-        return asyncio.run(_measure(settings, rate, seconds))
+        results = [asyncio.run(_measure(settings, rate, seconds)) for _ in range(rounds)]
+    measured = sorted((r for r in results if r["p99_ms"] is not None), key=lambda r: r["p99_ms"])
+    median = measured[len(measured) // 2] if measured else results[0]
+    return {**median, "rounds": rounds,
+            "p99_ms_rounds": [r["p99_ms"] for r in results],
+            "p50_ms_rounds": [r["p50_ms"] for r in results],
+            "failure_count": sum(r["failure_count"] for r in results)}
 
 
 def measure(settings: Settings, scale: Scale) -> list[Figure]:
-    result = run(settings, 200, 5 if scale == Scale.SMALL else 30)
+    small = scale == Scale.SMALL
+    result = run(settings, 200, 5 if small else 20, rounds=1 if small else 3)
     return [Figure(
         benchmark="freshness", metric="ms p99, command accepted -> visible in the query API "
-        "at 200 commands/s", ours=result["p99_ms"] or 0.0, target="p99 <= 250 ms",
+        f"at 200 commands/s (median of {result['rounds']} round(s); p50 {result['p50_ms']} ms)",
+        ours=result["p99_ms"] or 0.0, target="p99 <= 250 ms",
         met=result["p99_ms"] is not None and result["p99_ms"] <= 250
         and not result["failure_count"], details=result,
     )]
@@ -158,8 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    print(run(Settings(), args.rate, args.seconds))
+    print(run(Settings(), args.rate, args.seconds, args.rounds))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import time
 from typing import Any
 from uuid import uuid4
@@ -97,32 +98,42 @@ def bare_p99(settings: Settings, courses: list[str], students: list[tuple[str, s
     return sorted(timings)[int(0.99 * len(timings))]
 
 
-def run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
+def run(settings: Settings, rate: int, seconds: float, rounds: int = 1) -> dict[str, Any]:
     with app_running(settings):
-        return _run(settings, rate, seconds)
+        return _run(settings, rate, seconds, rounds)
 
 
-def _run(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
+def _run(settings: Settings, rate: int, seconds: float, rounds: int) -> dict[str, Any]:
+    """`rounds` attacks, each followed by the bare SQL anchor; the medians of both."""
     courses, students, last = asyncio.run(seed(settings))
     reads = f"http://{settings.host}:{settings.query_api_port}"
     caught_up = httpx.get(f"{reads}/courses/{courses[-1]}", timeout=60,
                           headers={"X-Consistency-Token": str(last)})
     caught_up.raise_for_status()
     attack(settings, targets(settings, courses, students, 200), 100, 2)  # warm up
-    report = attack(settings, targets(settings, courses, students, int(rate * seconds)),
-                    rate, seconds)
-    lat = report["latencies"]
-    return {"offered_rate": rate, "throughput": round(report["throughput"], 1),
+    runs = []
+    for _ in range(rounds):
+        report = attack(settings, targets(settings, courses, students, int(rate * seconds)),
+                        rate, seconds)
+        lat = report["latencies"]
+        runs.append({
+            "offered_rate": rate, "throughput": round(report["throughput"], 1),
             "success": round(report["success"], 4), "status_codes": report["status_codes"],
             "p50_ms": round(lat["50th"] / 1e6, 2), "p99_ms": round(lat["99th"] / 1e6, 2),
-            "bare_sql_p99_ms": round(bare_p99(settings, courses, students, 2000), 2)}
+            "bare_sql_p99_ms": round(bare_p99(settings, courses, students, 2000), 2)})
+    median = sorted(runs, key=lambda r: r["p99_ms"])[len(runs) // 2]
+    return {**median, "rounds": rounds, "p99_ms_rounds": [r["p99_ms"] for r in runs],
+            "bare_sql_p99_ms": statistics.median(r["bare_sql_p99_ms"] for r in runs),
+            "bare_sql_p99_ms_rounds": [r["bare_sql_p99_ms"] for r in runs],
+            "success": min(r["success"] for r in runs)}
 
 
 def measure(settings: Settings, scale: Scale) -> list[Figure]:
-    result = run(settings, 500, 4 if scale == Scale.SMALL else 20)
+    small = scale == Scale.SMALL
+    result = run(settings, 500, 4 if small else 15, rounds=1 if small else 3)
     return [Figure(
         benchmark="query API", metric="ms p99 at 500 reads/s (catalog search, course detail, "
-        "a student's enrollments)", ours=result["p99_ms"],
+        f"a student's enrollments; median of {result['rounds']} round(s))", ours=result["p99_ms"],
         anchor_name="bare psycopg, the same reads as SQL (ms p99)",
         anchor=result["bare_sql_p99_ms"], target="p99 <= 20 ms at 500 reads/s",
         met=result["p99_ms"] <= 20 and result["success"] >= 0.999, details=result,
@@ -133,8 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(run(Settings(), args.rate, args.seconds), indent=2))
+    print(json.dumps(run(Settings(), args.rate, args.seconds, args.rounds), indent=2))
 
 
 if __name__ == "__main__":
