@@ -119,6 +119,14 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
 """
 
 
+# Each stream's version, from the last entry of its index: a GROUP BY over `aggregate_id =
+# ANY(...)` reads every version of every stream instead, and under the append lock that cost
+# grows with the streams (2 ms for five courses of ~4,400 events, against 0.1 ms).
+CURRENT_VERSIONS = """
+SELECT a.id, (SELECT max(version) FROM event_store.events e WHERE e.aggregate_id = a.id)
+FROM unnest(%s::uuid[]) AS a(id)
+"""
+
 # Many streams in one query: request n's rows carry n (requests may repeat an aggregate).
 LOAD_MANY = """
 SELECT w.request, e.position, e.event_id, e.aggregate_type, e.aggregate_id, e.version,
@@ -250,11 +258,11 @@ class EventStore:
         # COMMIT in a second (a batch's fixed cost, paid per command at low load).
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
-            current = await conn.execute(
-                "SELECT aggregate_id, max(version) FROM event_store.events"
-                " WHERE aggregate_id = ANY(%s) GROUP BY aggregate_id", [ids])
+            current = await conn.execute(CURRENT_VERSIONS, [ids])
             head = await conn.execute("SELECT coalesce(max(position), 0) FROM event_store.events")
-            versions: dict[UUID, int] = dict(await current.fetchall())
+            versions: dict[UUID, int] = {
+                aggregate_id: version for aggregate_id, version in await current.fetchall()
+                if version is not None}
             position = (await head.fetchone())[0]
             rows: list[dict[str, Any]] = []
             for commit in batch:

@@ -121,12 +121,17 @@ UPDATE {s}.student_course_lessons l SET lesson_index = l.lesson_index - 1
 FROM gone WHERE l.course_id = %(id)s AND l.module_id = gone.module_id
     AND l.lesson_index > gone.lesson_index
 """)
+# Most revisions change a lesson's content, not its title: rows whose title is already right
+# are left alone (rewriting every enrollment waiting on that lesson made a course's revisions
+# cost as many row versions as it has students).
 LESSON_RENAMED = Statement("student.lesson_renamed", """
 WITH helper AS (
     UPDATE {s}.student_course_lessons SET title = %(title)s
-    WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s)
+    WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
+      AND title IS DISTINCT FROM %(title)s)
 UPDATE {s}.student_enrollments SET next_lesson_title = %(title)s
 WHERE course_id = %(id)s AND next_lesson_id = %(lesson_id)s
+  AND next_lesson_title IS DISTINCT FROM %(title)s
 """)
 RECOMPUTE_COURSE = Statement("student.recompute_course", "UPDATE {s}.student_enrollments e SET "
                              + _derived("e.completed_lessons") + " WHERE e.course_id = %(id)s")
