@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -40,7 +40,7 @@ from smartcourse.settings import Settings
 
 COURSES = 40
 LESSONS_PER_COURSE = 10
-ACTIVE_ENROLLMENTS = 3000
+ACTIVE_ENROLLMENTS = 6000
 
 
 @dataclass
@@ -48,6 +48,14 @@ class Seed:
     instructor_token: str
     courses: dict[str, list[str]]  # course id -> lesson ids
     enrollments: list[tuple[str, str, str]]  # (enrollment id, course id, student token)
+    # (enrollment, course, token, lesson) not completed yet, shuffled; each is used once, so
+    # later rounds never ask for progress on an enrollment that has already completed
+    progress: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.progress = [(e, c, t, lesson) for e, c, t in self.enrollments
+                         for lesson in self.courses[c]]
+        random.shuffle(self.progress)
 
 
 async def seed(base: str, settings: Settings) -> Seed:
@@ -98,8 +106,7 @@ def targets(base: str, seed: Seed, settings: Settings, count: int) -> list[dict[
                 "header": {"Authorization": [f"Bearer {token}"],
                            "Content-Type": ["application/json"]}}
 
-    progress = [(e, c, t, lesson) for e, c, t in seed.enrollments for lesson in seed.courses[c]]
-    random.shuffle(progress)
+    progress = seed.progress
     course_ids = list(seed.courses)
     out = []
     for n in range(count):
@@ -240,7 +247,7 @@ def measure(settings: Settings, scale: Scale) -> list[Figure]:
     small = scale == Scale.SMALL
     rates, seconds, rounds = ([500, 1000], 4.0, 1) if small else ([1000, 1500, 2000], 10.0, 3)
     global ACTIVE_ENROLLMENTS
-    ACTIVE_ENROLLMENTS = 600 if small else 3000
+    ACTIVE_ENROLLMENTS = 600 if small else 6000  # lessons to complete for every round
     results = run(rates, seconds, settings.command_api_workers, rounds, anchor_seconds=3.0)
     runs = results["runs"]
     kept_up = [r for r in runs if sustained(r)]
