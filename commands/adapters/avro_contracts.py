@@ -309,6 +309,23 @@ class EventEncoder:
             self._writers[event_type] = writer
         return writer
 
+    def encode_new(self, event_type: str, envelope: dict[str, Any],
+                   payload: dict[str, Any]) -> bytes | None:
+        """For the append transaction (the event store encodes what it appends, so the relay
+        only reads and produces): never calls the registry, so None for a contract not
+        registered yet, and None for an event that does not fit its contract; the relay then
+        encodes it, or dead-letters it, as it does for any row stored without bytes."""
+        writer = self._writers.get(event_type)
+        if writer is None:
+            return None
+        out = BytesIO()
+        out.write(writer.header)
+        try:
+            schemaless_writer(out, writer.schema, build_record(event_type, envelope, payload))
+        except (ContractError, ValueError, TypeError, AttributeError, OverflowError):
+            return None
+        return out.getvalue()
+
     def encode(self, event: StoredEvent, topic: str | None = None) -> bytes:
         """Raises ContractError for an event that does not fit its contract; registry errors
         (transient) pass through. The topic does not choose the schema (subjects are named by

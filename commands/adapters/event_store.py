@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from base64 import b64encode
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -28,6 +29,8 @@ from commands.domain.errors import ConcurrencyConflict
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_BATCH = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,13 @@ COLUMNS = (
 # a dozen typed arrays), and the notification that wakes the relay rides along.
 INSERT_ROWS = f"""
 WITH appended AS (
-    INSERT INTO event_store.events ({COLUMNS})
+    INSERT INTO event_store.events ({COLUMNS}, encoded)
     SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, 1, payload,
-           occurred_at, actor, correlation_id, causation_id
+           occurred_at, actor, correlation_id, causation_id, decode(encoded, 'base64')
     FROM jsonb_to_recordset(%s::jsonb) AS r(
         position bigint, event_id uuid, aggregate_type text, aggregate_id uuid, version int,
         event_type text, payload jsonb, occurred_at timestamptz, actor text,
-        correlation_id uuid, causation_id uuid)
+        correlation_id uuid, causation_id uuid, encoded text)
     RETURNING 1
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
@@ -153,9 +156,17 @@ async def ensure_schema(conn: AsyncConnection) -> None:
     await conn.execute(schema_sql())
 
 
+class NewEventEncoder(Protocol):
+    """Encodes an appended event as the relay publishes it (avro_contracts.EventEncoder)."""
+
+    def encode_new(self, event_type: str, envelope: dict[str, Any],
+                   payload: dict[str, Any]) -> bytes | None: ...
+
+
 class EventStore:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None) -> None:
         self.pool = pool
+        self.encoder = encoder  # None: rows are stored without bytes; the relay encodes them
         self._queue: asyncio.Queue[Commit] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loads: list[_Load] = []
@@ -275,24 +286,43 @@ class EventStore:
                         "concurrency_conflict"))
                     continue
                 meta = commit.metadata
+                correlation_id = str(meta.correlation_id)
+                causation_id = str(meta.causation_id) if meta.causation_id else None
                 for stream in commit.streams:
                     versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
+                    aggregate_id = str(stream.aggregate_id)
                     for event in stream.events:
                         position += 1
-                        rows.append({
+                        row = {
                             "position": position, "event_id": str(event.event_id),
                             "aggregate_type": stream.aggregate_type,
-                            "aggregate_id": str(stream.aggregate_id), "version": event.version,
+                            "aggregate_id": aggregate_id, "version": event.version,
                             "event_type": event.event_type, "payload": event.payload,
                             "occurred_at": event.occurred_at.isoformat(), "actor": meta.actor,
-                            "correlation_id": str(meta.correlation_id),
-                            "causation_id": str(meta.causation_id) if meta.causation_id else None,
-                        })
+                            "correlation_id": correlation_id, "causation_id": causation_id,
+                        }
+                        if self.encoder is not None:
+                            row["encoded"] = self._encoded(row, event)
+                        rows.append(row)
                 accepted.append((commit, position))
             if rows:
                 await conn.execute(INSERT_ROWS, [json.dumps(rows)])
         for commit, last_position in accepted:
             _settle(commit, position=last_position)
+
+
+    def _encoded(self, row: dict[str, Any], event: NewEvent) -> str | None:
+        """The event's published form (base64, for the JSON document), or None."""
+        assert self.encoder is not None
+        encoded = self.encoder.encode_new(event.event_type, {
+            "event_id": row["event_id"], "event_type": event.event_type,
+            "aggregate_type": row["aggregate_type"], "aggregate_id": row["aggregate_id"],
+            "aggregate_version": event.version, "position": row["position"],
+            "occurred_at": (event.occurred_at - EPOCH) // MICROSECOND, "actor": row["actor"],
+            "correlation_id": row["correlation_id"], "causation_id": row["causation_id"],
+            "schema_version": 1,
+        }, event.payload)
+        return b64encode(encoded).decode() if encoded is not None else None
 
 
 def _settle(commit: Commit, position: int | None = None,

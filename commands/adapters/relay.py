@@ -117,17 +117,19 @@ class Row(NamedTuple):
     version: int
     event_type: str
     schema_version: int
-    payload: str  # JSON
+    payload: str | None  # JSON; only read when `encoded` is not stored
     occurred_at_us: int
     actor: str | None
     correlation_id: str
     causation_id: str | None
+    encoded: bytes | None = None  # Avro as published, when the appender encoded it
 
 
 FETCH = (
     "SELECT position, event_id::text, aggregate_type, aggregate_id::text, version, event_type,"
-    " schema_version, payload::text, (extract(epoch FROM occurred_at) * 1000000)::bigint,"
-    " actor, correlation_id::text, causation_id::text"
+    " schema_version, CASE WHEN encoded IS NULL THEN payload::text END,"
+    " (extract(epoch FROM occurred_at) * 1000000)::bigint,"
+    " actor, correlation_id::text, causation_id::text, encoded"
     " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
 )
 
@@ -330,6 +332,8 @@ class Relay:
                                                                   self.config.topic_prefix)
         headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
                    ("correlation_id", row.correlation_id.encode())]
+        if row.encoded is not None:  # encoded when appended: nothing left to do
+            return topic, row.encoded, headers
         try:
             return topic, self._encoder.encode_record(row.event_type, avro_record(row)), headers
         except ContractError as error:
@@ -496,7 +500,8 @@ def avro_record(row: Row) -> dict[str, Any]:
 
 def _dead_letter(row: Row, reason: str) -> bytes:
     """The event as JSON with the reason: enough to inspect it and relay it again later."""
-    event = {**row._asdict(), "payload": json.loads(row.payload)}
+    event = {**row._asdict(), "payload": json.loads(row.payload or "null")}
+    del event["encoded"]  # never stored for a row that did not fit its contract
     return json.dumps({"reason": reason, "event": event}).encode()
 
 

@@ -22,6 +22,11 @@ CREATE TABLE IF NOT EXISTS event_store.events (
 
 CREATE INDEX IF NOT EXISTS events_correlation ON event_store.events (correlation_id);
 
+-- The event as the relay publishes it (Confluent-framed Avro), encoded at append time so the
+-- relay only reads and produces. NULL when the appender had no registry or the event does
+-- not fit its contract: the relay then encodes it, or dead-letters it, itself.
+ALTER TABLE event_store.events ADD COLUMN IF NOT EXISTS encoded bytea;
+
 -- Where each follower of the global order (the Kafka relay, ...) has got to.
 CREATE TABLE IF NOT EXISTS event_store.checkpoints (
     name        text        PRIMARY KEY,
