@@ -25,7 +25,15 @@ CREATE INDEX IF NOT EXISTS events_correlation ON event_store.events (correlation
 -- The event as the relay publishes it (Confluent-framed Avro), encoded at append time so the
 -- relay only reads and produces. NULL when the appender had no registry or the event does
 -- not fit its contract: the relay then encodes it, or dead-letters it, itself.
-ALTER TABLE event_store.events ADD COLUMN IF NOT EXISTS encoded bytea;
+-- (Checked first: ALTER TABLE takes an exclusive lock even when the column exists, and every
+-- appender runs this file at start-up.)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'event_store'
+                   AND table_name = 'events' AND column_name = 'encoded') THEN
+        ALTER TABLE event_store.events ADD COLUMN encoded bytea;
+    END IF;
+END $$;
 
 -- Where each follower of the global order (the Kafka relay, ...) has got to.
 CREATE TABLE IF NOT EXISTS event_store.checkpoints (
