@@ -118,18 +118,20 @@ class Row(NamedTuple):
     event_type: str
     schema_version: int
     payload: str | None  # JSON; only read when `encoded` is not stored
-    occurred_at_us: int
+    occurred_at_us: int | None  # None (like the payload) when `encoded` is stored
     actor: str | None
     correlation_id: str
     causation_id: str | None
     encoded: bytes | None = None  # Avro as published, when the appender encoded it
 
 
+# What the Avro envelope needs is read only for rows stored without their encoded bytes.
 FETCH = (
     "SELECT position, event_id::text, aggregate_type, aggregate_id::text, version, event_type,"
     " schema_version, CASE WHEN encoded IS NULL THEN payload::text END,"
-    " (extract(epoch FROM occurred_at) * 1000000)::bigint,"
-    " actor, correlation_id::text, causation_id::text, encoded"
+    " CASE WHEN encoded IS NULL THEN (extract(epoch FROM occurred_at) * 1000000)::bigint END,"
+    " CASE WHEN encoded IS NULL THEN actor END, correlation_id::text,"
+    " CASE WHEN encoded IS NULL THEN causation_id::text END, encoded"
     " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
 )
 
