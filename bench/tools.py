@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.versions import version_of
-from smartcourse.local_servers import wait_until_caught_up
+from smartcourse.local_servers import wait_until_analytics_caught_up, wait_until_caught_up
 from smartcourse.settings import Settings
 
 
@@ -38,6 +38,8 @@ def app_running(settings: Settings) -> Iterator[None]:
     stack.up(settings, group=stack.APP_CLASSES)
     try:
         wait_until_caught_up(settings)
+        if settings.worker_analytics:  # its backlog would compete for the CPU measured
+            wait_until_analytics_caught_up(settings)
         yield
     finally:
         started = [n for n in stack.APP_CLASSES if n not in already]

@@ -46,19 +46,6 @@ def poll_delays(first: float = FIRST_POLL, ceiling: float = MAX_POLL) -> Iterabl
         delay = min(delay * 2, ceiling)
 
 
-async def _first(events: list[asyncio.Event]) -> None:
-    """Until any of the events is set."""
-    if len(events) == 1:
-        await events[0].wait()
-        return
-    waiting = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waiting:
-            task.cancel()
-
-
 class PositionWatcher:
     """Waits for projection positions; one per process, started by the app's lifespan."""
 
@@ -72,12 +59,10 @@ class PositionWatcher:
         self.topic_prefix = topic_prefix
         self.channel = channel
         self.first_poll, self.max_poll = first_poll, max_poll
-        # Per projection: the event its next NOTIFY sets, and when its last one came. A wait
-        # wakes only for the projections it reads (the sinks of the others notify too).
-        self._moved: dict[str, asyncio.Event] = {}
-        self._woken_at: dict[str, float] = {}
+        self._moved = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._reading: tuple[float, asyncio.Future[dict[str, int]]] | None = None
+        self._woken_at = 0.0
 
     async def start(self) -> None:
         if self.channel:
@@ -96,8 +81,7 @@ class PositionWatcher:
         deadline = loop.time() + timeout
         since = loop.time()  # the client's write committed before its read arrived
         for delay in poll_delays(self.first_poll, self.max_poll):
-            # taken before reading: a NOTIFY during the read still wakes us
-            moved = [self._moved.setdefault(name, asyncio.Event()) for name in names]
+            moved = self._moved  # taken before reading: a NOTIFY during the read still wakes us
             reached = await self._read(names, since)
             remaining = deadline - loop.time()
             if caught_up(reached, token):
@@ -105,9 +89,8 @@ class PositionWatcher:
             if remaining <= 0:
                 raise NotCaughtUp(token, reached, RETRY_AFTER)
             try:
-                await asyncio.wait_for(_first(moved), min(delay, remaining))
-                # what was committed before the NOTIFY is enough
-                since = max(self._woken_at.get(name, 0.0) for name in names)
+                await asyncio.wait_for(moved.wait(), min(delay, remaining))
+                since = self._woken_at  # what was committed before the NOTIFY is enough
             except TimeoutError:
                 since = loop.time()
         raise AssertionError("unreachable: poll_delays never ends")
@@ -126,22 +109,18 @@ class PositionWatcher:
             return await positions(conn, PROJECTIONS, self.partitions_per_topic,
                                    self.topic_prefix)
 
-    def _wake(self, name: str | None = None) -> None:
-        """A projection moved (all of them when the name is not known)."""
-        now = asyncio.get_running_loop().time()
-        for moved in [name] if name else list(self._moved):
-            self._woken_at[moved] = now
-            event = self._moved.pop(moved, None)
-            if event is not None:
-                event.set()
+    def _wake(self) -> None:
+        self._woken_at = asyncio.get_running_loop().time()
+        moved, self._moved = self._moved, asyncio.Event()
+        moved.set()
 
     async def _listen(self, channel: str) -> None:
         while True:
             try:
                 async with await AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    async for notice in conn.notifies():
-                        self._wake(notice.payload)  # the sinks notify their projection's name
+                    async for _ in conn.notifies():
+                        self._wake()
             except psycopg.Error as error:
                 log.warning("position listener lost its connection (%s); waiters poll", error)
                 await asyncio.sleep(1.0)

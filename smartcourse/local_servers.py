@@ -57,19 +57,55 @@ def serve(command: str, settings: Settings, log_dir: Path, *args: str) -> Iterat
         log.close()
 
 
+def store_head(settings: Settings) -> int:
+    import psycopg
+
+    with psycopg.connect(settings.pg_dsn) as conn:
+        row = conn.execute("SELECT coalesce(max(position), 0) FROM event_store.events").fetchone()
+    return row[0] if row else 0
+
+
 def wait_until_caught_up(settings: Settings, timeout: float = 300) -> None:
-    """Until every projection has reached the relay's position, as the query API's
-    /projections reports it (a worker first works off any backlog). Bounded poll."""
+    """Until every projection, as the query API's /projections reports it, holds every event
+    the store held when the wait began: a relay and a worker just started first work off the
+    backlog (the relay's own checkpoint may still be behind the store). Bounded poll."""
     from commands.api.auth import issue_token
 
+    target = store_head(settings)
     admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
     url = f"http://{settings.host}:{settings.query_api_port}/projections"
     deadline = time.monotonic() + timeout
     while True:
         status = httpx.get(url, headers=admin, timeout=10).json()
-        lags = {p["name"]: p["lag_events"] for p in status["projections"]}
-        if lags and all(lag == 0 for lag in lags.values()):
+        behind = {p["name"]: target - p["position"] for p in status["projections"]
+                  if p["position"] < target}
+        if status["projections"] and not behind:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"projections still behind after {timeout:.0f}s: {lags}")
+            raise RuntimeError(f"projections still behind after {timeout:.0f}s: {behind}")
         time.sleep(0.5)  # a bounded poll of a catching-up worker
+
+
+def wait_until_analytics_caught_up(settings: Settings, timeout: float = 300) -> None:
+    """Until the ClickHouse sink holds every event the store held when the wait began (a
+    restarted analytics worker first works off its backlog). Bounded poll."""
+    from projections.analytics.clients import writer_client
+    from projections.analytics.sink import read_checkpoints
+
+    target = store_head(settings)
+    client = writer_client(settings)
+    prefix = f"{settings.worker_topic_prefix}."
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            reached = [position for (topic, _), position in read_checkpoints(
+                client, settings.analytics_database, "analytics").items()
+                if topic.startswith(prefix)]
+            if target == 0 or (reached and min(reached) >= target):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"analytics still behind after {timeout:.0f}s: "
+                                   f"{min(reached, default=0)} of {target}")
+            time.sleep(0.5)  # a bounded poll of a catching-up worker
+    finally:
+        client.close()

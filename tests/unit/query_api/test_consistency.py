@@ -66,23 +66,6 @@ def test_a_notification_wakes_waiters_before_their_next_poll() -> None:
     assert asyncio.run(scenario()) == 2
 
 
-def test_a_waiter_wakes_only_for_the_projections_it_reads() -> None:
-    """Every sink notifies its own name; re-reading for the others' moves would be waste."""
-    async def scenario() -> tuple[bool, int]:
-        watcher = ScriptedWatcher([{"a": 1}, {"a": 2}], poll=3600.0)
-        waiting = asyncio.create_task(watcher.wait(["a"], 2, timeout=7200.0))
-        while watcher.reads == 0:
-            await asyncio.sleep(0)
-        watcher._wake("b")
-        for _ in range(10):
-            await asyncio.sleep(0)
-        woken_by_another = waiting.done() or watcher.reads > 1
-        watcher._wake("a")
-        assert await asyncio.wait_for(waiting, 10) == {"a": 2}
-        return woken_by_another, watcher.reads
-    assert asyncio.run(scenario()) == (False, 2)
-
-
 def test_waiters_woken_together_share_one_read() -> None:
     async def scenario() -> tuple[list[dict[str, int]], int]:
         watcher = ScriptedWatcher([{"a": 1, "b": 1}], poll=3600.0)
