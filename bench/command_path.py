@@ -31,7 +31,7 @@ import httpx
 import psycopg
 from eventsourcing.domain import Aggregate
 
-from bench.figures import Figure, Scale
+from bench.figures import Figure, Scale, median_round
 from bench.tools import vegeta
 from commands.api.auth import issue_token
 from infra import stack
@@ -220,18 +220,12 @@ def run(rates: list[int], seconds: float, workers: int, rounds: int = 1,
                     eventsourcing_anchor(settings, anchor_seconds or seconds, threads), 1))
     return {
         "workers": workers, "rounds": rounds,
-        "runs": [median_run([sweep[n] for sweep in sweeps]) for n in range(len(rates))],
+        "runs": [median_round([sweep[n] for sweep in sweeps]) for n in range(len(rates))],
         "all_runs": sweeps,
         "anchor_eventsourcing_events_per_s": {k: statistics.median(v)
                                               for k, v in anchors.items()},
         "anchor_rounds": anchors,
     }
-
-
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One rate's rounds: the round with the median p99 (its throughput and p50 with it)."""
-    ordered = sorted(runs, key=lambda r: (r["p99_ms"], -r["throughput"]))
-    return ordered[len(ordered) // 2]
 
 
 P99_TARGET_MS = 50.0

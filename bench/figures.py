@@ -38,3 +38,8 @@ def median_of(rounds: int, measure: Callable[[], float]) -> tuple[float, list[fl
     """Median of repeated measurements (and all of them, for the record)."""
     values = [measure() for _ in range(rounds)]
     return statistics.median(values), values
+
+
+def median_round(rounds: list[dict[str, Any]], key: str = "p99_ms") -> dict[str, Any]:
+    """The round with the median `key` (a latency round's other figures go with it)."""
+    return sorted(rounds, key=lambda r: r[key])[len(rounds) // 2]

@@ -21,7 +21,7 @@ from uuid import uuid4
 import aiohttp
 import psutil
 
-from bench.figures import Figure, Scale
+from bench.figures import Figure, Scale, median_round
 from bench.tools import app_running
 from commands.api.auth import issue_token
 from infra import stack
@@ -143,8 +143,8 @@ def run(settings: Settings, rate: int, seconds: float, rounds: int = 1) -> dict[
     """`rounds` measurements on the same running processes; the round with the median p99."""
     with app_running(settings):
         results = [asyncio.run(_measure(settings, rate, seconds)) for _ in range(rounds)]
-    measured = sorted((r for r in results if r["p99_ms"] is not None), key=lambda r: r["p99_ms"])
-    median = measured[len(measured) // 2] if measured else results[0]
+    measured = [r for r in results if r["p99_ms"] is not None]
+    median = median_round(measured) if measured else results[0]
     return {**median, "rounds": rounds,
             "p99_ms_rounds": [r["p99_ms"] for r in results],
             "p50_ms_rounds": [r["p50_ms"] for r in results],

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 
 from bench.command_path import attack
-from bench.figures import Figure, Scale
+from bench.figures import Figure, Scale, median_round
 from bench.tools import app_running
 from commands.api.auth import issue_token
 from smartcourse.settings import Settings
@@ -121,7 +121,7 @@ def _run(settings: Settings, rate: int, seconds: float, rounds: int) -> dict[str
             "success": round(report["success"], 4), "status_codes": report["status_codes"],
             "p50_ms": round(lat["50th"] / 1e6, 2), "p99_ms": round(lat["99th"] / 1e6, 2),
             "bare_sql_p99_ms": round(bare_p99(settings, courses, students, 2000), 2)})
-    median = sorted(runs, key=lambda r: r["p99_ms"])[len(runs) // 2]
+    median = median_round(runs)
     return {**median, "rounds": rounds, "p99_ms_rounds": [r["p99_ms"] for r in runs],
             "bare_sql_p99_ms": statistics.median(r["bare_sql_p99_ms"] for r in runs),
             "bare_sql_p99_ms_rounds": [r["bare_sql_p99_ms"] for r in runs],

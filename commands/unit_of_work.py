@@ -21,7 +21,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
-from commands.adapters.event_store import EventStore, Metadata, NewEvent, StreamAppend
+from commands.adapters.event_store import EventStore, Metadata, NewEvent, StreamAppend, failed
 from commands.domain.base import AggregateRoot
 from commands.domain.errors import ConcurrencyConflict, NotFound, SmartCourseError
 from commands.domain.ids import event_id
@@ -43,8 +43,7 @@ class Cached:
 
     @property
     def failed(self) -> bool:
-        return self.pending is not None and self.pending.done() and (
-            self.pending.cancelled() or self.pending.exception() is not None)
+        return self.pending is not None and failed(self.pending)
 
     def settled_state(self) -> Cached | None:
         """Itself if settled, else the newest settled state under its pending chain."""

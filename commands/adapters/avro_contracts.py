@@ -156,22 +156,26 @@ def _payload_name(avro_name: str) -> str:
     return original if original != avro_name and original in ENVELOPE_FIELDS else avro_name
 
 
+def envelope(event_id: str, event_type: str, aggregate_type: str, aggregate_id: str,
+             version: int, position: int, occurred_at_us: int, actor: str | None,
+             correlation_id: str, causation_id: str | None,
+             schema_version: int) -> dict[str, Any]:
+    """A record's envelope, in the forms the writer stores: ids as text, the time in
+    microseconds since the epoch."""
+    return {"event_id": event_id, "event_type": event_type, "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id, "aggregate_version": version, "position": position,
+            "occurred_at": occurred_at_us, "actor": actor, "correlation_id": correlation_id,
+            "causation_id": causation_id, "schema_version": schema_version}
+
+
 def to_record(event: StoredEvent) -> dict[str, Any]:
     """The Avro record of a stored event; raises ContractError if the payload does not fit."""
-    envelope = {
-        "event_id": str(event.event_id),
-        "event_type": event.event_type,
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": str(event.aggregate_id),
-        "aggregate_version": event.version,
-        "position": event.position,
-        "occurred_at": (event.occurred_at - EPOCH) // MICROSECOND,
-        "actor": event.actor,
-        "correlation_id": str(event.correlation_id),
-        "causation_id": None if event.causation_id is None else str(event.causation_id),
-        "schema_version": event.schema_version,
-    }
-    return build_record(event.event_type, envelope, event.payload)
+    return build_record(event.event_type, envelope(
+        str(event.event_id), event.event_type, event.aggregate_type, str(event.aggregate_id),
+        event.version, event.position, (event.occurred_at - EPOCH) // MICROSECOND, event.actor,
+        str(event.correlation_id),
+        None if event.causation_id is None else str(event.causation_id), event.schema_version,
+    ), event.payload)
 
 
 def build_record(event_type: str, envelope: dict[str, Any],
@@ -309,19 +313,18 @@ class EventEncoder:
             self._writers[event_type] = writer
         return writer
 
-    def encode_new(self, event_type: str, envelope: dict[str, Any],
-                   payload: dict[str, Any]) -> bytes | None:
+    def encode_new(self, event: StoredEvent) -> bytes | None:
         """For the append transaction (the event store encodes what it appends, so the relay
         only reads and produces): never calls the registry, so None for a contract not
         registered yet, and None for an event that does not fit its contract; the relay then
         encodes it, or dead-letters it, as it does for any row stored without bytes."""
-        writer = self._writers.get(event_type)
+        writer = self._writers.get(event.event_type)
         if writer is None:
             return None
         out = BytesIO()
         out.write(writer.header)
         try:
-            schemaless_writer(out, writer.schema, build_record(event_type, envelope, payload))
+            schemaless_writer(out, writer.schema, to_record(event))
         except (ContractError, ValueError, TypeError, AttributeError, OverflowError):
             return None
         return out.getvalue()

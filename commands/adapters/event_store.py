@@ -15,7 +15,7 @@ import json
 from base64 import b64encode
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from importlib.resources import files
 from typing import Any, Protocol
 from uuid import UUID
@@ -29,8 +29,6 @@ from commands.domain.errors import ConcurrencyConflict
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_BATCH = 500
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,12 @@ class Commit:
     def built_on_a_failure(self) -> bool:
         """Predecessors are written first: each is settled, or accepted earlier in this
         batch (and then fails only if the whole batch does)."""
-        return any(f.done() and (f.cancelled() or f.exception() is not None)
-                   for f in self.after)
+        return any(failed(f) for f in self.after)
+
+
+def failed(outcome: asyncio.Future[int]) -> bool:
+    """Whether a submitted commit is known to have failed."""
+    return outcome.done() and (outcome.cancelled() or outcome.exception() is not None)
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,7 @@ async def ensure_schema(conn: AsyncConnection) -> None:
 class NewEventEncoder(Protocol):
     """Encodes an appended event as the relay publishes it (avro_contracts.EventEncoder)."""
 
-    def encode_new(self, event_type: str, envelope: dict[str, Any],
-                   payload: dict[str, Any]) -> bytes | None: ...
+    def encode_new(self, event: StoredEvent) -> bytes | None: ...
 
 
 class EventStore:
@@ -302,7 +303,14 @@ class EventStore:
                             "correlation_id": correlation_id, "causation_id": causation_id,
                         }
                         if self.encoder is not None:
-                            row["encoded"] = self._encoded(row, event)
+                            row["encoded"] = self._encoded(StoredEvent(
+                                position=position, event_id=event.event_id,
+                                aggregate_type=stream.aggregate_type,
+                                aggregate_id=stream.aggregate_id, version=event.version,
+                                event_type=event.event_type, schema_version=1,
+                                payload=event.payload, occurred_at=event.occurred_at,
+                                actor=meta.actor, correlation_id=meta.correlation_id,
+                                causation_id=meta.causation_id))
                         rows.append(row)
                 accepted.append((commit, position))
             if rows:
@@ -311,17 +319,10 @@ class EventStore:
             _settle(commit, position=last_position)
 
 
-    def _encoded(self, row: dict[str, Any], event: NewEvent) -> str | None:
+    def _encoded(self, event: StoredEvent) -> str | None:
         """The event's published form (base64, for the JSON document), or None."""
         assert self.encoder is not None
-        encoded = self.encoder.encode_new(event.event_type, {
-            "event_id": row["event_id"], "event_type": event.event_type,
-            "aggregate_type": row["aggregate_type"], "aggregate_id": row["aggregate_id"],
-            "aggregate_version": event.version, "position": row["position"],
-            "occurred_at": (event.occurred_at - EPOCH) // MICROSECOND, "actor": row["actor"],
-            "correlation_id": row["correlation_id"], "causation_id": row["causation_id"],
-            "schema_version": 1,
-        }, event.payload)
+        encoded = self.encoder.encode_new(event)
         return b64encode(encoded).decode() if encoded is not None else None
 
 

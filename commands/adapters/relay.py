@@ -44,6 +44,7 @@ from commands.adapters.avro_contracts import (
     ContractError,
     EventEncoder,
     build_record,
+    envelope,
     topic_name,
 )
 from commands.adapters.event_store import NOTIFY_CHANNEL
@@ -125,15 +126,24 @@ class Row(NamedTuple):
     encoded: bytes | None = None  # Avro as published, when the appender encoded it
 
 
-# What the Avro envelope needs is read only for rows stored without their encoded bytes.
-FETCH = (
-    "SELECT position, event_id::text, aggregate_type, aggregate_id::text, version, event_type,"
-    " schema_version, CASE WHEN encoded IS NULL THEN payload::text END,"
-    " CASE WHEN encoded IS NULL THEN (extract(epoch FROM occurred_at) * 1000000)::bigint END,"
-    " CASE WHEN encoded IS NULL THEN actor END, correlation_id::text,"
-    " CASE WHEN encoded IS NULL THEN causation_id::text END, encoded"
-    " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
-)
+def _fetch(whole_rows: bool) -> str:
+    """The relay's read. What the Avro envelope needs beyond the headers is read only for
+    rows stored without their encoded bytes, unless `whole_rows`."""
+    def unencoded_only(column: str) -> str:
+        return column if whole_rows else f"CASE WHEN encoded IS NULL THEN {column} END"
+
+    return (
+        "SELECT position, event_id::text, aggregate_type, aggregate_id::text, version,"
+        f" event_type, schema_version, {unencoded_only('payload::text')},"
+        f" {unencoded_only('(extract(epoch FROM occurred_at) * 1000000)::bigint')},"
+        f" {unencoded_only('actor')}, correlation_id::text,"
+        f" {unencoded_only('causation_id::text')}, encoded"
+        " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
+    )
+
+
+FETCH = _fetch(whole_rows=False)
+FETCH_WHOLE_ROWS = _fetch(whole_rows=True)  # for tools that encode rows themselves
 
 
 @dataclass
@@ -489,15 +499,11 @@ def _log_kafka_error(error: KafkaError) -> None:
 
 def avro_record(row: Row) -> dict[str, Any]:
     """The Avro record of a row, checked against its contract (ContractError if it does not fit)."""
-    envelope = {
-        "event_id": row.event_id, "event_type": row.event_type,
-        "aggregate_type": row.aggregate_type, "aggregate_id": row.aggregate_id,
-        "aggregate_version": row.version, "position": row.position,
-        "occurred_at": row.occurred_at_us, "actor": row.actor,
-        "correlation_id": row.correlation_id, "causation_id": row.causation_id,
-        "schema_version": row.schema_version,
-    }
-    return build_record(row.event_type, envelope, json.loads(row.payload))
+    return build_record(row.event_type, envelope(
+        row.event_id, row.event_type, row.aggregate_type, row.aggregate_id, row.version,
+        row.position, row.occurred_at_us, row.actor, row.correlation_id, row.causation_id,
+        row.schema_version,
+    ), json.loads(row.payload))
 
 
 def _dead_letter(row: Row, reason: str) -> bytes:

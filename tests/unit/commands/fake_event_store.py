@@ -8,7 +8,7 @@ import types
 from collections.abc import Collection, Generator, Mapping, Sequence
 from uuid import UUID
 
-from commands.adapters.event_store import Metadata, StoredEvent, StreamAppend
+from commands.adapters.event_store import Metadata, StoredEvent, StreamAppend, failed
 from commands.domain.errors import ConcurrencyConflict
 
 
@@ -47,7 +47,7 @@ class FakeEventStore:
                      after: Collection[asyncio.Future[int]] = ()) -> int:
         await _let_other_tasks_run()
         # No await from here on: the check and the write are one step, as under the real lock.
-        if any(f.done() and (f.cancelled() or f.exception() is not None) for f in after) or any(
+        if any(failed(f) for f in after) or any(
                 self._version(s.aggregate_id) != s.expected_version for s in streams) or any(
                 self._version(r) != v for r, v in (reads or {}).items()):
             self.conflicts += 1

@@ -23,7 +23,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
-from commands.adapters.event_store import EventStore, NewEvent, StoredEvent
+from commands.adapters.event_store import EventStore, StoredEvent
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.registry import EVENT_CLASSES
@@ -281,16 +281,6 @@ def test_a_value_of_the_wrong_type_is_a_contract_error(registry: SchemaRegistryC
         contracts.EventEncoder(registry).encode_record("course.capacity_changed", record)
 
 
-def _appended(stored: StoredEvent) -> tuple[dict[str, Any], NewEvent]:
-    """The row and the new event as the event store's append transaction holds them."""
-    row = {"event_id": str(stored.event_id), "aggregate_type": stored.aggregate_type,
-           "aggregate_id": str(stored.aggregate_id), "position": stored.position,
-           "actor": stored.actor, "correlation_id": str(stored.correlation_id),
-           "causation_id": str(stored.causation_id) if stored.causation_id else None}
-    return row, NewEvent(stored.event_id, stored.event_type, stored.version, stored.payload,
-                         stored.occurred_at)
-
-
 @pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))
 def test_an_event_encoded_when_appended_is_what_the_relay_would_publish(
     event_type: str, registry: SchemaRegistryClient
@@ -299,7 +289,7 @@ def test_an_event_encoded_when_appended_is_what_the_relay_would_publish(
     encoder.register_all()
     store = EventStore(pool=None, encoder=encoder)  # type: ignore[arg-type]  # no I/O here
 
-    encoded = store._encoded(*_appended(SAMPLES[event_type]))
+    encoded = store._encoded(SAMPLES[event_type])
 
     assert encoded is not None
     assert b64decode(encoded) == encoder.encode(SAMPLES[event_type])
@@ -311,8 +301,8 @@ def test_appending_never_waits_for_the_registry_nor_refuses_an_event(
     """Unregistered contracts and events that do not fit are appended without bytes: the
     relay encodes or dead-letters them as before."""
     store = EventStore(pool=None, encoder=contracts.EventEncoder(registry))  # type: ignore[arg-type]
-    assert store._encoded(*_appended(SAMPLES["course.created"])) is None  # nothing registered
+    assert store._encoded(SAMPLES["course.created"]) is None  # nothing registered
 
     store.encoder.register_all()  # type: ignore[union-attr]
     misfit = _with_payload("course.capacity_changed", capacity="thirty")
-    assert store._encoded(*_appended(misfit)) is None
+    assert store._encoded(misfit) is None
