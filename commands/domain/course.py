@@ -47,6 +47,10 @@ class Course(AggregateRoot):
         self.content_changed = True  # edits since the last publish
         self.workflow_id: UUID | None = None
         self.seats: frozenset[UUID] = frozenset()  # enrollment ids holding a seat
+        # Each student's latest enrollment and how many they had: a cancelled student's next
+        # enrollment is a new aggregate, and at most one of theirs holds a seat at a time.
+        self.latest: dict[UUID, UUID] = {}
+        self.attempts: dict[UUID, int] = {}
 
     # -- queries used by rules -------------------------------------------------------------
     @property
@@ -60,6 +64,22 @@ class Course(AggregateRoot):
     @property
     def takes_enrollments(self) -> bool:
         return self.status in (PUBLISHED, READY)
+
+    def enrollment_of(self, student_id: UUID) -> UUID | None:
+        """The student's latest enrollment in this course, if any."""
+        return self.latest.get(student_id)
+
+    def holds_seat(self, student_id: UUID) -> bool:
+        return self.latest.get(student_id) in self.seats
+
+    def check_open(self) -> None:
+        """Enrollments are taken while published or ready; archived says so."""
+        if self.status == ARCHIVED:
+            raise Conflict("the course is archived and takes no enrollments",
+                           "enrollment.course_archived")
+        if not self.takes_enrollments:
+            raise Conflict(f"a {self.status} course takes no enrollments",
+                           "enrollment.course_not_open")
 
     def check_owner(self, user_id: UUID, is_admin: bool) -> None:
         if not is_admin and user_id != self.instructor_id:
@@ -241,11 +261,12 @@ class Course(AggregateRoot):
 
     # -- seats -------------------------------------------------------------------------------
     def reserve_seat(self, enrollment_id: UUID, student_id: UUID) -> None:
-        if not self.takes_enrollments:
-            raise Conflict(f"a {self.status} course takes no enrollments",
-                           "enrollment.course_not_open")
+        self.check_open()
         if enrollment_id in self.seats:
             return
+        if self.holds_seat(student_id):
+            raise Conflict("the student already has an open enrollment in this course",
+                           "enrollment.duplicate")
         if self.seats_taken >= self.capacity:
             raise Conflict(f"all {self.capacity} seats are taken", "enrollment.seat_cap_reached")
         self._reserve_seat(enrollment_id=enrollment_id, student_id=student_id)
@@ -253,6 +274,9 @@ class Course(AggregateRoot):
     @event("SeatReserved")
     def _reserve_seat(self, enrollment_id: UUID, student_id: UUID) -> None:
         self.seats = self.seats | {enrollment_id}
+        if self.latest.get(student_id) != enrollment_id:
+            self.latest = {**self.latest, student_id: enrollment_id}
+            self.attempts = {**self.attempts, student_id: self.attempts.get(student_id, 0) + 1}
 
     def release_seat(self, enrollment_id: UUID) -> None:
         if enrollment_id in self.seats:

@@ -519,15 +519,33 @@ def test_a_released_seat_can_be_taken_again() -> None:
     assert (recorded(course), course.seats) == (["course.seat_reserved"], frozenset({newcomer}))
 
 
-@pytest.mark.parametrize("given", [given_draft, given_archived], ids=["draft", "archived"])
-def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course]) -> None:
+@pytest.mark.parametrize(("given", "code"), [
+    (given_draft, "enrollment.course_not_open"), (given_archived, "enrollment.course_archived"),
+], ids=["draft", "archived"])
+def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course],
+                                                        code: str) -> None:
     course = given()
 
     with pytest.raises(Conflict) as refused:
         course.reserve_seat(uuid4(), uuid4())
 
-    assert refused.value.code == "enrollment.course_not_open"
+    assert refused.value.code == code
     assert recorded(course) == []
+
+
+def test_a_student_holds_at_most_one_seat_and_a_cancelled_one_may_take_another() -> None:
+    course, student = given_published(lessons=1), uuid4()
+    first, second = uuid4(), uuid4()
+    course.reserve_seat(first, student)
+
+    with pytest.raises(Conflict) as duplicate:
+        course.reserve_seat(second, student)
+    assert duplicate.value.code == "enrollment.duplicate"
+
+    course.release_seat(first)
+    course.reserve_seat(second, student)
+    assert (course.enrollment_of(student), course.attempts[student]) == (second, 2)
+    assert course.seats == frozenset({second})
 
 
 @pytest.mark.parametrize("given", [given_published, given_ready], ids=["published", "ready"])

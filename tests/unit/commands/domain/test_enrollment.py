@@ -228,8 +228,17 @@ def finish_the_only_lesson(enrollment: Enrollment) -> None:
     enrollment.complete_lesson(lesson, [lesson])
 
 
+def schedule_and_fire(enrollment: Enrollment) -> None:
+    reminder = uuid4()
+    enrollment.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    enrollment.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
+
+
 FORKED_COMMANDS: dict[str, tuple[str, Command]] = {
+    "initialise progress": (PENDING, lambda e: e.initialise_progress([uuid4(), uuid4()])),
     "activate": (PENDING, lambda e: e.activate()),
+    "schedule reminder": (ACTIVE, lambda e: e.schedule_reminder(uuid4(), "inactive", "2026")),
+    "fire reminder": (ACTIVE, schedule_and_fire),
     "progress": (ACTIVE, finish_one_of_two_lessons),
     "complete": (ACTIVE, finish_the_only_lesson),
     "score quiz": (ACTIVE, lambda e: e.score_quiz(uuid4(), 1.0, 2.0)),
