@@ -250,3 +250,13 @@ class Resubscribe:
 class ChooseLocale:
     user_id: UUID
     locale: str
+
+
+@dataclass(frozen=True)
+class NotifyAboutEnrollment:
+    """Owe the enrollment's student a message (welcome, reminder, certificate); the write
+    side fills in the address and the template's variables from the aggregates."""
+
+    notification_id: UUID
+    enrollment_id: UUID
+    template: str

@@ -94,6 +94,28 @@ async def request_notification(cmd: m.RequestNotification, actor: m.Actor,
     return await uow.commit(notification)
 
 
+CATEGORY = {"welcome": "welcome", "reminder": "reminder", "certificate": "certificate"}
+
+
+async def notify_about_enrollment(cmd: m.NotifyAboutEnrollment, actor: m.Actor,
+                                  uow: UnitOfWork) -> CommandResult:
+    _system(actor)
+    existing = await uow.find(Notification, cmd.notification_id)
+    if existing is not None:
+        return await uow.commit(existing)
+    enrollment = await uow.get(Enrollment, cmd.enrollment_id)
+    course = await uow.get(Course, enrollment.course_id)
+    student = await uow.find(User, enrollment.student_id)
+    variables = {"course_title": course.title, "course_id": str(course.id),
+                 "enrollment_id": str(enrollment.id),
+                 "student_name": student.display_name if student is not None else ""}
+    if cmd.template == "certificate":
+        variables["certificate_id"] = str(certificate_id(enrollment.id))
+    request = m.RequestNotification(cmd.notification_id, enrollment.student_id, cmd.template,
+                                    CATEGORY.get(cmd.template, cmd.template), variables)
+    return await request_notification(request, actor, uow)
+
+
 async def record_notification_sent(cmd: m.RecordNotificationSent, actor: m.Actor,
                                    uow: UnitOfWork) -> CommandResult:
     _system(actor)
@@ -145,6 +167,7 @@ HANDLERS = {
     m.FireReminder: fire_reminder,
     m.IssueCertificate: issue_certificate,
     m.RequestNotification: request_notification,
+    m.NotifyAboutEnrollment: notify_about_enrollment,
     m.RecordNotificationSent: record_notification_sent,
     m.RecordNotificationFailed: record_notification_failed,
     m.Unsubscribe: unsubscribe,

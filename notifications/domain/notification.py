@@ -9,7 +9,6 @@ sent again: that is the deduplication a redelivered event meets.
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
