@@ -23,7 +23,9 @@ def read_unsubscribe_token(secret: str, token: str) -> tuple[UUID, str] | None:
     """The (user, category) a genuine token names; None for anything else."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body, signature = raw.rsplit(b".", 1)
+        body, dot, signature = raw[:-17], raw[-17:-16], raw[-16:]  # the signature is binary
+        if dot != b".":
+            return None
         expected = hmac.new(_key(secret), body, hashlib.sha256).digest()[:16]
         if not hmac.compare_digest(signature, expected):
             return None
