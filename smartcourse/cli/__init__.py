@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
+from smartcourse.cli import (
+    bench,
+    demo,
+    dlq,
+    reconcile,
+    relay,
+    replay,
+    serve,
+    sql,
+    stack,
+    weaviate,
+    worker,
+)
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -20,6 +32,7 @@ app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
+app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")

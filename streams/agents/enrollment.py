@@ -103,3 +103,17 @@ if settings.workflow_enrollment or settings.worker_notifications:
     enrollment_agent = app.agent(topics, name="workflow.enrollment")(run_enrollment)
 if settings.workflow_enrollment:
     app.timer(settings.reminder_poll_seconds, name="workflow.reminders")(fire_reminders)
+
+
+async def reconcile_stores() -> None:
+    """The scheduled reconciliation: drift is reported (log, metric), not repaired here;
+    `smartcourse reconcile --repair` repairs."""
+    from projections.reconcile import reconcile
+
+    report = await reconcile(settings)
+    log.log(logging.WARNING if report.total else logging.INFO, "reconciliation",
+            extra={"drift": report.total, "checked": report.checked})
+
+
+if settings.workflow_enrollment and settings.reconcile_interval_seconds > 0:
+    app.timer(settings.reconcile_interval_seconds, name="workflow.reconcile")(reconcile_stores)
