@@ -17,7 +17,7 @@ import smtplib
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from typing import Any, Protocol
 
 import httpx
@@ -57,7 +57,29 @@ class EmailChannel:
     password: str = ""
     starttls: bool = False
     timeout: float = 10.0
+    # A REST API that can say whether a message reached the mailbox (Mailpit's, locally):
+    # how an interrupted send is confirmed instead of repeated. Empty: cannot tell.
+    lookup_url: str = ""
     name: str = "email"
+
+    def message_id(self, outgoing: Outgoing) -> str:
+        return f"<{outgoing.notification_id}@smartcourse.example>"
+
+    async def confirm(self, outgoing: Outgoing) -> str | None:
+        """The Message-ID if the message was delivered before, None if not (or unknown)."""
+        if not self.lookup_url:
+            return None
+        message_id = self.message_id(outgoing)
+        async with httpx.AsyncClient(base_url=self.lookup_url, timeout=self.timeout) as http:
+            try:
+                reply = await http.get("/api/v1/search", params={
+                    "query": f"message-id:{message_id.strip('<>')}", "limit": 1})
+                reply.raise_for_status()
+            except httpx.HTTPError as error:
+                raise DeliveryFailed(f"cannot confirm an earlier send: {error}") from error
+        bare = message_id.strip("<>")  # the search matches substrings: check the very id
+        found = any(m.get("MessageID") == bare for m in reply.json().get("messages", []))
+        return message_id if found else None
 
     def build(self, outgoing: Outgoing) -> EmailMessage:
         mail = EmailMessage()
@@ -65,8 +87,7 @@ class EmailChannel:
         mail["To"] = formataddr(("", outgoing.address))
         mail["Subject"] = outgoing.message.subject
         # A Message-ID derived from the notification: a receiver can drop a duplicate.
-        mail["Message-ID"] = make_msgid(idstring=outgoing.notification_id,
-                                        domain="smartcourse.example")
+        mail["Message-ID"] = self.message_id(outgoing)
         mail["List-Unsubscribe"] = f"<{outgoing.unsubscribe_url}>"
         mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail["Content-Language"] = outgoing.message.locale

@@ -3,9 +3,12 @@ receipt (`notification.sent` / `notification.failed`) back into the event store.
 
 Deduplication: before sending, the notification's own history is read from the event store;
 one already SENT, FAILED or SUPPRESSED is not sent again, so a redelivered request (a
-restarted worker, a replay) never sends twice. The window left is a crash between the SMTP
-transaction and the receipt's commit; the Message-ID derives from the notification id, so a
-receiver can drop that duplicate.
+restarted worker, a replay) never sends twice. A crash between the SMTP transaction and the
+receipt's commit leaves a claim (`notifications.claims`, committed before the send) without
+a receipt: the next run asks the channel whether that message was delivered (`confirm`: the
+local Mailpit answers by Message-ID, which derives from the notification id) and records
+the receipt instead of sending again; a channel that cannot tell sends again (at least
+once, with the same Message-ID for the receiver to drop).
 
 Retries: a transient failure (SMTP unreachable, a 5xx) is retried with exponential backoff
 and full jitter up to `attempts`; then the receipt says failed and the request lands in the
@@ -41,6 +44,10 @@ SENDS = Counter("smartcourse_notifications_total", "Notifications handled, by ou
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS notifications;
+CREATE TABLE IF NOT EXISTS notifications.claims (
+    notification_id uuid PRIMARY KEY,
+    claimed_at      timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS notifications.dead_letters (
     notification_id uuid PRIMARY KEY,
     reason          text NOT NULL,
@@ -93,11 +100,28 @@ class NotificationSender:
     retry: Retry = field(default_factory=Retry)
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
+    concurrency: int = 16  # SMTP transactions at once
+    _slots: asyncio.Semaphore | None = None
 
     async def handle_all(self, events: Iterable[StoredEvent]) -> int:
         requests = [e for e in events if e.event_type == REQUESTED]
-        results = await asyncio.gather(*(self.handle(e) for e in requests))
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        results = await asyncio.gather(*(self._limited(e) for e in requests))
         return sum(results)
+
+    async def _limited(self, event: StoredEvent) -> bool:
+        assert self._slots is not None
+        async with self._slots:
+            return await self.handle(event)
+
+    async def _claim(self, notification_id: UUID) -> bool:
+        """Record that a send begins; False if an earlier run had begun it already."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO notifications.claims (notification_id) VALUES (%s)"
+                " ON CONFLICT DO NOTHING", [notification_id])
+            return cur.rowcount == 1
 
     async def handle(self, event: StoredEvent) -> bool:
         """Send one requested notification unless it was settled already; True if sent."""
@@ -118,6 +142,13 @@ class NotificationSender:
             return await self._failed(event, 0, f"no channel {p['channel']!r}")
         outgoing = Outgoing(str(event.aggregate_id), p["address"], message, unsubscribe,
                             {"X-SmartCourse-Template": p["template"]})
+        if not await self._claim(event.aggregate_id):
+            confirm = getattr(channel, "confirm", None)
+            delivered = await confirm(outgoing) if confirm is not None else None
+            if delivered is not None:
+                SENDS.labels(channel.name, "confirmed").inc()
+                await self._sent(event, 1, delivered)
+                return True
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 provider_id = await channel.send(outgoing)
@@ -132,13 +163,15 @@ class NotificationSender:
                     "delay": round(delay, 2), "error": str(error)})
                 await self.sleep(delay)
                 continue
-            await self.bus.execute(RecordNotificationSent(event.aggregate_id, attempt,
-                                                          provider_id), self.actor,
-                                   correlation_id=event.correlation_id,
-                                   causation_id=event.event_id)
+            await self._sent(event, attempt, provider_id)
             SENDS.labels(channel.name, "sent").inc()
             return True
         raise AssertionError("unreachable")
+
+    async def _sent(self, event: StoredEvent, attempts: int, provider_id: str) -> None:
+        await self.bus.execute(RecordNotificationSent(event.aggregate_id, attempts,
+                                                      provider_id), self.actor,
+                               correlation_id=event.correlation_id, causation_id=event.event_id)
 
     async def _failed(self, event: StoredEvent, attempts: int, reason: str) -> bool:
         log.error("notification failed", extra={"notification_id": str(event.aggregate_id),

@@ -26,7 +26,7 @@ class Processes:
 def email_channel(settings: Settings) -> EmailChannel:
     return EmailChannel(settings.smtp_host, settings.smtp_port, settings.mail_sender,
                         settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
-                        settings.smtp_timeout)
+                        settings.smtp_timeout, settings.mail_lookup_url)
 
 
 @asynccontextmanager

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
     mail_sender: str = "SmartCourse <no-reply@smartcourse.example>"
+    # Where an interrupted send is confirmed by Message-ID (a Mailpit-style REST API):
+    # the local Mailpit when mail goes to it, nothing (send again) for another SMTP host.
+    mail_lookup_url: str = ""
     # Links in messages: the query API (certificates) and the command API (one-click
     # unsubscribe, signed with an HMAC key derived from jwt_secret).
     public_query_url: str = ""
@@ -182,6 +185,8 @@ class Settings(BaseSettings):
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
+        if not self.smtp_host and not self.smtp_port:
+            self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url
         self.smtp_host = self.smtp_host or h
         self.smtp_port = self.smtp_port or self.mailpit_smtp_port
         self.public_query_url = self.public_query_url or f"http://{h}:{self.query_api_port}"

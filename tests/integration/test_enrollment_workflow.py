@@ -223,3 +223,40 @@ def test_reconcile_finds_a_drift_and_repairs_it(own: Settings) -> None:
     repaired = run(reconcile(own, repair=True, clickhouse=False))
     assert repaired.repaired == {"student_enrollments": 1, "enrollment_progress": 1}
     assert run(reconcile(own, clickhouse=False)).total == 0
+
+
+def test_a_send_interrupted_before_its_receipt_is_confirmed_not_repeated(own: Settings) -> None:
+    """As after a kill -9 between the SMTP transaction and the receipt: the claim exists,
+    the mail is in the mailbox, no receipt. The next run confirms and records it."""
+    from notifications.channels import Outgoing
+    from notifications.rendering import render
+
+    async def scenario() -> None:
+        async with open_processes(own) as p:
+            course, _ = await published_course(p.side.bus)
+            eve, email = await student(p.side.bus, "Eve")
+            start = events_after(own, 0)[-1].position
+            await p.side.bus.execute(m.EnrollStudent(course, eve.user_id), eve)
+            while True:  # the workflow alone, up to the request
+                batch = events_after(own, start)
+                requested = [e for e in batch if e.event_type == "notification.requested"]
+                if requested:
+                    break
+                await p.workflow.handle_all(batch)
+            (request,) = requested
+            channel = p.sender.channels["email"]
+            variables = p.sender.links.variables(eve.user_id, "welcome",
+                                                 dict(request.payload["variables"]))
+            outgoing = Outgoing(str(request.aggregate_id), email,
+                                render("welcome", "en", variables), "http://x", {})
+            assert await p.sender._claim(request.aggregate_id)  # the run that died
+            await channel.send(outgoing)
+            assert len(Mailbox(own.mailpit_url).wait_for(email)) == 1
+
+            assert await p.sender.handle_all([request]) == 1
+
+            sent = [e for e in events_after(own, start) if e.event_type == "notification.sent"]
+            assert [e.aggregate_id for e in sent] == [request.aggregate_id]
+            assert len(Mailbox(own.mailpit_url).to(email)) == 1
+
+    run(scenario())
