@@ -13,9 +13,9 @@ import psutil
 import psycopg
 import pytest
 
+from bench.burst import enroll_all, prepare
 from infra import stack as local_stack
 from smartcourse.settings import Settings
-from tests.support.burst import enroll_all, prepare
 from tests.support.mailpit import Mailbox
 
 pytestmark = pytest.mark.e2e

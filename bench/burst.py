@@ -1,6 +1,6 @@
-"""A burst of enrollments through the command API, as the crash test and the benchmark
-drive it: registered students (so each gets a welcome email), one course, concurrent enrolls;
-each enroll's latency is kept."""
+"""A burst of enrollments through the command API, as the enrollment benchmark and the
+crash test drive it: registered students (so each gets a welcome email), one course,
+concurrent enrolls; each enroll's latency is kept."""
 
 from __future__ import annotations
 
