@@ -109,6 +109,8 @@ class Course(AggregateRoot):
     def add_module(self, module_id: UUID, title: str) -> None:
         self._check_editable()
         if module_id in self.modules:
+            if self.module_titles[module_id] == title:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the module already exists", "course.module_exists")
         self._add_module(module_id=module_id, title=title, index=len(self.modules))
 
@@ -126,6 +128,9 @@ class Course(AggregateRoot):
         if module_id not in self.modules:
             raise NotFound("no such module in this course", "course.module_not_found")
         if lesson_id in self.lessons:
+            if self.lessons[lesson_id] == {"module_id": module_id, "title": title,
+                                           "content": content, "assets": assets}:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the lesson already exists", "course.lesson_exists")
         self._add_lesson(
             module_id=module_id, lesson_id=lesson_id, title=title, content=content,

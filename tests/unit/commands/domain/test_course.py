@@ -420,6 +420,22 @@ def test_a_module_is_added_once() -> None:
     assert recorded(course) == []
 
 
+def test_the_same_module_or_lesson_added_again_is_a_no_op() -> None:
+    """A client retrying after a timeout: the addition already took effect."""
+    course = given_draft(lessons=1)
+    module, lesson = first_module(course), course.lesson_ids[0]
+    added = course.lessons[lesson]
+
+    course.add_module(module, course.module_titles[module])
+    course.add_lesson(added["module_id"], lesson, added["title"], added["content"],
+                      added["assets"])
+
+    assert recorded(course) == []
+    with pytest.raises(Conflict) as refused:
+        course.add_lesson(added["module_id"], lesson, added["title"], "other text", [])
+    assert refused.value.code == "course.lesson_exists"
+
+
 def test_a_lesson_goes_into_an_existing_module() -> None:
     course = given_draft()
 
