@@ -41,7 +41,10 @@ async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) ->
 async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     _require_role(actor, "instructor")
     instructor = cmd.instructor_id if actor.is_admin and cmd.instructor_id else actor.user_id
-    if await uow.find(Course, cmd.course_id) is not None:
+    existing = await uow.find(Course, cmd.course_id)
+    if existing is not None:
+        if (existing.instructor_id, existing.title) == (instructor, cmd.title):
+            return await uow.commit(existing)  # a retried creation: it already took effect
         raise Conflict("the course already exists", "course.exists")
     course = Course(
         id=cmd.course_id, instructor_id=instructor, title=cmd.title,

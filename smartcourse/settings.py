@@ -173,6 +173,25 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = 30.0
     # Reconciliation of the stores (`smartcourse reconcile`), run by the workflow worker.
     reconcile_interval_seconds: float = 600.0
+    # -- Reliability (infra/keeper.py, tests/chaos) ---------------------------------------
+    # App processes are restarted when they die of a failure, after a backoff doubling from
+    # `app_restart_backoff` to `app_restart_max_backoff` seconds; more than `app_restart_burst`
+    # failures within `app_restart_interval` seconds is a crash loop and the keeper gives up.
+    app_restart_backoff: float = 0.5
+    app_restart_max_backoff: float = 30.0
+    app_restart_burst: int = 5
+    app_restart_interval: float = 60.0
+    # Set by the keeper for its child: the process's name and how often it was restarted
+    # (the gauge smartcourse_process_restarts).
+    process_name: str = ""
+    process_restarts: int = 0
+    # The largest event the store appends (bytes of its Avro form, or of its JSON payload),
+    # well below Kafka's 1 MB message limit; larger ones are refused with 422 event.too_large.
+    max_event_bytes: int = 512_000
+    # The largest request body the command API reads; larger ones get 413 request.too_large.
+    max_request_bytes: int = 1_048_576
+    # Toxiproxy (network faults for the chaos suite): its HTTP API port.
+    toxiproxy_port: int = 8474
 
     def model_post_init(self, __context: object) -> None:
         h = self.host

@@ -82,8 +82,8 @@ class Enrollment(AggregateRoot):
                            "enrollment.invalid_transition", state=self.state)
 
     def activate(self) -> None:
-        if self.state == ACTIVE:
-            return
+        if self.state in (ACTIVE, COMPLETED):
+            return  # a retried activation that already took effect (and maybe more since)
         self._require(PENDING, action="activate")
         self._activate()
 
@@ -95,7 +95,10 @@ class Enrollment(AggregateRoot):
                         requirements_met: bool = True) -> None:
         """Record a finished lesson; completes the enrollment when no lesson is left and the
         course's other requirements (`requirements_met`: quizzes, where a course requires
-        them, judged by the handler) hold."""
+        them, judged by the handler) hold. A lesson already recorded changes nothing, also
+        once the enrollment completed: a client retrying after a timeout gets success."""
+        if self.state == COMPLETED and lesson_id in self.completed_lessons:
+            return
         self._require(ACTIVE, action="record progress on")
         lessons = frozenset(course_lessons)
         if lesson_id not in lessons:
@@ -119,6 +122,8 @@ class Enrollment(AggregateRoot):
         if not 0 <= score <= max_score or max_score <= 0:
             raise RuleViolated("the score must lie between 0 and a positive maximum",
                                "enrollment.invalid_score")
+        if self.quiz_scores.get(quiz_id) == score / max_score:
+            return  # the same result again (a retry): no second event
         self._score_quiz(quiz_id=quiz_id, score=score, max_score=max_score)
 
     @event("QuizScored")

@@ -16,6 +16,7 @@ class AppProcess(Service):
 
     subcommand: str
     health_path = "/health"
+    restart_on_failure = True
 
     @property
     def version(self) -> str:

@@ -146,7 +146,6 @@ def test_cancelling_twice_records_one_event() -> None:
 
 
 INVALID_TRANSITIONS: list[tuple[str, str, Command]] = [
-    (COMPLETED, "activate", lambda e: e.activate()),
     (CANCELLED, "activate", lambda e: e.activate()),
     (PENDING, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
     (COMPLETED, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
@@ -170,6 +169,36 @@ def test_an_invalid_transition_is_refused(state: str, command: Command) -> None:
     assert refused.value.code == "enrollment.invalid_transition"
     assert refused.value.details == {"state": state}
     assert (recorded(enrollment), enrollment.state) == ([], state)
+
+
+# -- retries: a command that already took effect is a no-op, not a conflict --------------------
+def test_completing_the_last_lesson_again_after_completion_is_a_no_op() -> None:
+    lessons = [uuid4(), uuid4()]
+    enrollment = given(COMPLETED, lessons)
+
+    enrollment.complete_lesson(lessons[-1], lessons)  # a client retrying after a timeout
+    enrollment.complete_lesson(lessons[0], lessons)
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_activating_again_once_completed_is_a_no_op() -> None:
+    enrollment = given(COMPLETED)
+
+    enrollment.activate()
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_the_same_quiz_result_again_records_nothing() -> None:
+    enrollment = given(ACTIVE)
+    quiz = uuid4()
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+    recorded(enrollment)
+
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+
+    assert (recorded(enrollment), enrollment.quiz_scores) == ([], {quiz: 0.75})
 
 
 # -- quizzes -----------------------------------------------------------------------------------
