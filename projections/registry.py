@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.read_models import (
+    audit_log,
     course_catalog,
     course_detail,
     course_roster,
@@ -14,7 +15,7 @@ from projections.read_models import (
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
-        student_enrollments.PROJECTION, course_roster.PROJECTION,
+        student_enrollments.PROJECTION, course_roster.PROJECTION, audit_log.PROJECTION,
     )
 }
 

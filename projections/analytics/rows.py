@@ -3,8 +3,9 @@
 The analytics columns (course, enrollment, student, lesson, score) come from the event alone,
 never from a lookup: a course event's course is its aggregate, other events carry what their
 payload names. Personal fields (marked in the contracts, privacy/personal.py) never reach
-ClickHouse, not even sealed: the row's payload leaves them out, so analysts see ids only. Enrollment progress names no course or student; the views resolve those through
-the `enrollments` table (filled by `enrollment.created`), so no row waits on another.
+ClickHouse, not even sealed: the row's payload leaves them out, so analysts see ids only.
+Enrollment progress names no course or student; the views resolve those through the
+`enrollments` table (filled by `enrollment.created`), so no row waits on another.
 """
 
 from __future__ import annotations
