@@ -10,12 +10,14 @@ from projections.read_models import (
     course_roster,
     instructor_courses,
     student_enrollments,
+    user_profiles,
 )
 
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
         student_enrollments.PROJECTION, course_roster.PROJECTION, audit_log.PROJECTION,
+        user_profiles.PROJECTION,
     )
 }
 

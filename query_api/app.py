@@ -21,6 +21,7 @@ from query_api.routes import (
     enrollments,
     instructors,
     operations,
+    privacy,
 )
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations, audit):
+    for module in (courses, instructors, enrollments, content, analytics, operations, audit,
+                   privacy):
         app.include_router(module.router)
     return app

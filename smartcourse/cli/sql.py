@@ -81,8 +81,8 @@ def sql(
             raise fail("sql: refused: the analyst account is read-only; only SELECT, SHOW, "
                        "DESCRIBE, EXPLAIN and SET run here") from None
         if getattr(error, "code", None) == ACCESS_DENIED:
-            raise fail(f"sql: refused: the analyst reads the analytics database only "
-                       f"({one_line(error)})") from None
+            raise fail(f"sql: refused: the analyst account is read-only and reads the "
+                       f"analytics database only ({one_line(error)})") from None
         raise fail(f"sql: {one_line(error)}") from None
     typer.echo(output.decode(errors="replace"), nl=not output.endswith(b"\n"))
 
