@@ -15,12 +15,14 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    audit,
     certificates,
     content,
     courses,
     enrollments,
     instructors,
     operations,
+    privacy,
 )
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -58,6 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     for module in (courses, instructors, enrollments, content, analytics, operations,
-                   certificates):
+                   certificates, audit, privacy):
         app.include_router(module.router)
     return app

@@ -10,7 +10,7 @@ from prometheus_client import make_asgi_app
 
 from commands.api import errors
 from commands.api.limits import RequestSizeLimit
-from commands.api.routes import courses, enrollments, notifications, users
+from commands.api.routes import courses, enrollments, notifications, privacy, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(courses.router)
     app.include_router(enrollments.router)
     app.include_router(notifications.router)
+    app.include_router(privacy.router)
 
     app.mount("/metrics", make_asgi_app())
 
