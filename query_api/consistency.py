@@ -63,6 +63,7 @@ class PositionWatcher:
         self._listener: asyncio.Task[None] | None = None
         self._reading: tuple[float, asyncio.Future[dict[str, int]]] | None = None
         self._woken_at = 0.0
+        self.listening = channel is None  # False while waiters fall back to polling
 
     async def start(self) -> None:
         if self.channel:
@@ -119,8 +120,10 @@ class PositionWatcher:
             try:
                 async with await AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self.listening = True
                     async for _ in conn.notifies():
                         self._wake()
             except psycopg.Error as error:
-                log.warning("position listener lost its connection (%s); waiters poll", error)
+                self.listening = False
+                log.error("position listener lost its connection (%s); waiters poll", error)
                 await asyncio.sleep(1.0)

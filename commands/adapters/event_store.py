@@ -20,6 +20,7 @@ from importlib.resources import files
 from typing import Any, Protocol
 from uuid import UUID
 
+from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -29,6 +30,10 @@ from commands.domain.errors import ConcurrencyConflict
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_BATCH = 500
+UNENCODED = Counter("smartcourse_event_store_unencoded_total",
+                    "Events appended without their published bytes (the relay encodes them):"
+                    " no encoder (registry unavailable) or the event did not fit its contract",
+                    ["why"])
 
 
 @dataclass(frozen=True)
@@ -314,6 +319,8 @@ class EventStore:
                         rows.append(row)
                 accepted.append((commit, position))
             if rows:
+                if self.encoder is None:
+                    UNENCODED.labels("no_encoder").inc(len(rows))
                 await conn.execute(INSERT_ROWS, [json.dumps(rows)])
         for commit, last_position in accepted:
             _settle(commit, position=last_position)
@@ -323,7 +330,10 @@ class EventStore:
         """The event's published form (base64, for the JSON document), or None."""
         assert self.encoder is not None
         encoded = self.encoder.encode_new(event)
-        return b64encode(encoded).decode() if encoded is not None else None
+        if encoded is None:
+            UNENCODED.labels("encode_failed").inc()
+            return None
+        return b64encode(encoded).decode()
 
 
 def _settle(commit: Commit, position: int | None = None,
