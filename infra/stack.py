@@ -21,6 +21,7 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "prometheus": "infra.prometheus.service:Prometheus",
 }
 
 APP_CLASSES = {
