@@ -22,6 +22,7 @@ SERVICE_CLASSES = {
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
     "prometheus": "infra.prometheus.service:Prometheus",
+    "zipkin": "infra.zipkin.service:Zipkin",
 }
 
 APP_CLASSES = {

@@ -78,5 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "read-your-writes waits poll the database")
         return await check_async({"postgres": postgres}, modes)
 
-    observed.install(app, "query", readiness)
+    observed.install(app, "query", readiness, settings)
     return app

@@ -19,6 +19,7 @@ from commands.adapters.relay import ensure_topics
 from smartcourse.observability import dependencies as deps
 from smartcourse.observability.health import DegradedModes, Readiness, check_sync
 from smartcourse.observability.probes import start_probe_server
+from smartcourse.observability.tracing import configure_tracing
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -77,6 +78,7 @@ class ProjectionsApp(faust.App):
                                 declared_topic_names(), settings.worker_topic_partitions, 1)
         if settings.worker_metrics_port:
             start_probe_server(settings.host, settings.worker_metrics_port, readiness)
+        configure_tracing(settings, settings.worker_app_id)
         tune_garbage_collector(settings.gc_thresholds)
         log.info("worker starting", extra={
             "app_id": settings.worker_app_id, "prefix": settings.worker_topic_prefix,

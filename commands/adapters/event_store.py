@@ -14,7 +14,7 @@ import asyncio
 import json
 from base64 import b64encode
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib.resources import files
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from commands.domain.errors import ConcurrencyConflict
+from smartcourse.observability.tracing import current_traceparent
 
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
@@ -60,6 +61,9 @@ class Metadata:
     actor: str | None
     correlation_id: UUID
     causation_id: UUID | None = None
+    # The W3C traceparent of the request that appended (stored with each event, so the relay
+    # and the consumers continue its trace); None without tracing.
+    trace_parent: str | None = None
 
 
 @dataclass
@@ -116,13 +120,14 @@ COLUMNS = (
 # a dozen typed arrays), and the notification that wakes the relay rides along.
 INSERT_ROWS = f"""
 WITH appended AS (
-    INSERT INTO event_store.events ({COLUMNS}, encoded)
+    INSERT INTO event_store.events ({COLUMNS}, encoded, trace_parent)
     SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, 1, payload,
-           occurred_at, actor, correlation_id, causation_id, decode(encoded, 'base64')
+           occurred_at, actor, correlation_id, causation_id, decode(encoded, 'base64'),
+           trace_parent
     FROM jsonb_to_recordset(%s::jsonb) AS r(
         position bigint, event_id uuid, aggregate_type text, aggregate_id uuid, version int,
         event_type text, payload jsonb, occurred_at timestamptz, actor text,
-        correlation_id uuid, causation_id uuid, encoded text)
+        correlation_id uuid, causation_id uuid, encoded text, trace_parent text)
     RETURNING 1
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
@@ -240,6 +245,8 @@ class EventStore:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_batches(), name="event-store-writer")
+        if metadata.trace_parent is None and (trace_parent := current_traceparent()):
+            metadata = replace(metadata, trace_parent=trace_parent)
         commit = Commit(streams, metadata, reads or {}, after)
         self._queue.put_nowait(commit)
         return commit.done
@@ -307,6 +314,8 @@ class EventStore:
                             "occurred_at": event.occurred_at.isoformat(), "actor": meta.actor,
                             "correlation_id": correlation_id, "causation_id": causation_id,
                         }
+                        if meta.trace_parent is not None:
+                            row["trace_parent"] = meta.trace_parent
                         if self.encoder is not None:
                             row["encoded"] = self._encoded(StoredEvent(
                                 position=position, event_id=event.event_id,

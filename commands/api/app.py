@@ -53,5 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await check_async({"postgres": postgres, "redis": state.redis.ping},
                                  state.modes)
 
-    observed.install(app, "command", readiness)
+    observed.install(app, "command", readiness, settings)
     return app

@@ -40,9 +40,11 @@ def relay(
     from smartcourse.observability import dependencies as deps
     from smartcourse.observability.health import DegradedModes, check_sync
     from smartcourse.observability.probes import start_probe_server
+    from smartcourse.observability.tracing import configure_tracing
 
     configure_logging(log_level)
     settings = Settings()
+    configure_tracing(settings, "relay")
     runner = Relay(settings, RelayConfig(
         name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
         partitions=partitions, replication_factor=replication_factor,

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from smartcourse.observability.health import Readiness
 from smartcourse.observability.http import ObservedRequests
+from smartcourse.observability.tracing import configure_tracing
+from smartcourse.settings import Settings
 
 
 class CheckOut(BaseModel):
@@ -38,8 +40,14 @@ NOT_READY = {503: {"model": ReadinessOut,
                    "degraded (the body says which)"}}
 
 
-def install(app: FastAPI, api: str, readiness: Callable[[Request], Awaitable[Readiness]]
-            ) -> None:
+def install(app: FastAPI, api: str, readiness: Callable[[Request], Awaitable[Readiness]],
+            settings: Settings) -> None:
+    if configure_tracing(settings, f"{api}-api"):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # One server span per request (not one per ASGI send/receive); probes untraced.
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="metrics,health",
+                                           exclude_spans=["receive", "send"])
     app.add_middleware(ObservedRequests, api=api)
 
     @app.get("/metrics", tags=["operations"], response_class=Response,
