@@ -174,10 +174,17 @@ class NewEventEncoder(Protocol):
     def encode_new(self, event: StoredEvent) -> bytes | None: ...
 
 
+class FaultHook(Protocol):
+    """Injects faults before a write, when an operator asked for them (chaos)."""
+
+    async def hit(self, dependency: str) -> None: ...
+
+
 class EventStore:
     def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None) -> None:
         self.pool = pool
         self.encoder = encoder  # None: rows are stored without bytes; the relay encodes them
+        self.faults: FaultHook | None = None  # chaos (smartcourse/observability/chaos.py)
         self._queue: asyncio.Queue[Commit] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loads: list[_Load] = []
@@ -269,6 +276,8 @@ class EventStore:
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
+                if self.faults is not None:
+                    await self.faults.hit("postgres")
                 await self._commit_batch(batch)
             except Exception as error:  # noqa: BLE001 - every waiter must hear of the failure
                 for commit in batch:

@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tune_garbage_collector(settings.gc_thresholds)
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
         app.state.pool, app.state.modes = write_side.pool, write_side.modes
+        write_side.store.faults = app.state.faults
         try:
             yield
         finally:

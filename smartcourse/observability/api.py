@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, Field
 
+from smartcourse.observability.chaos import FaultInjector
 from smartcourse.observability.health import Readiness
 from smartcourse.observability.http import ObservedRequests
 from smartcourse.observability.tracing import configure_tracing
@@ -49,6 +50,11 @@ def install(app: FastAPI, api: str, readiness: Callable[[Request], Awaitable[Rea
         FastAPIInstrumentor.instrument_app(app, excluded_urls="metrics,health",
                                            exclude_spans=["receive", "send"])
     app.add_middleware(ObservedRequests, api=api)
+    app.state.faults = FaultInjector(settings.chaos_enabled)
+    if settings.chaos_enabled:
+        from smartcourse.observability.chaos_api import router
+
+        app.include_router(router(app.state.faults))
 
     @app.get("/metrics", tags=["operations"], response_class=Response,
              responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
