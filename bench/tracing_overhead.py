@@ -13,8 +13,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench import command_path as path
@@ -25,13 +23,14 @@ from smartcourse.settings import Settings
 
 def run(rate: int, seconds: float, rounds: int) -> dict[str, Any]:
     settings = Settings()
-    path.ACTIVE_ENROLLMENTS = 3000  # lessons to complete, for both servers' rounds
+    path.ACTIVE_ENROLLMENTS = 1500  # lessons to complete, for both servers' rounds
     stack.up(settings, ["postgres", "redis", "registry", "zipkin"])
     modes = {"on": {"SMARTCOURSE_TRACING": "true"}, "off": {"SMARTCOURSE_TRACING": "false"}}
     rounds_of: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
-    with tempfile.TemporaryDirectory() as logs, \
-            serve("command-api", settings, Path(logs), env=modes["on"]) as on, \
-            serve("command-api", settings, Path(logs), env=modes["off"]) as off:
+    logs = settings.data_dir / "logs" / "bench-tracing"
+    logs.mkdir(parents=True, exist_ok=True)
+    with serve("command-api", settings, logs, env=modes["on"]) as on, \
+            serve("command-api", settings, logs, env=modes["off"]) as off:
         bases = {"on": on, "off": off}
         seeded = {mode: asyncio.run(path.seed(base, settings)) for mode, base in bases.items()}
         for mode, base in bases.items():
