@@ -29,8 +29,8 @@ def run(rate: int, seconds: float, rounds: int) -> dict[str, Any]:
     rounds_of: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     logs = settings.data_dir / "logs" / "bench-tracing"
     logs.mkdir(parents=True, exist_ok=True)
-    with serve("command-api", settings, logs, env=modes["on"]) as on, \
-            serve("command-api", settings, logs, env=modes["off"]) as off:
+    with serve("command-api", settings, logs, env=modes["on"], start_timeout=300) as on, \
+            serve("command-api", settings, logs, env=modes["off"], start_timeout=300) as off:
         bases = {"on": on, "off": off}
         seeded = {mode: asyncio.run(path.seed(base, settings)) for mode, base in bases.items()}
         for mode, base in bases.items():

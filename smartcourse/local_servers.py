@@ -25,7 +25,8 @@ def free_port() -> int:
 
 @contextmanager
 def serve(command: str, settings: Settings, log_dir: Path, *args: str,
-          health: str = "/health", env: dict[str, str] | None = None) -> Iterator[str]:
+          health: str = "/health", env: dict[str, str] | None = None,
+          start_timeout: float = 60) -> Iterator[str]:
     """Run `smartcourse <command> --port P`, wait until `health` answers 200 (readiness by
     default; "/health/live" for a process expected to run degraded), yield the base URL."""
     port = free_port()
@@ -37,7 +38,7 @@ def serve(command: str, settings: Settings, log_dir: Path, *args: str,
     )
     base = f"http://{settings.host}:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{command} exited with {proc.returncode}; see {log.name}")
