@@ -23,6 +23,7 @@ SERVICE_CLASSES = {
     "weaviate": "infra.weaviate.service:Weaviate",
     "prometheus": "infra.prometheus.service:Prometheus",
     "zipkin": "infra.zipkin.service:Zipkin",
+    "mailpit": "infra.mailpit.service:Mailpit",
 }
 
 APP_CLASSES = {
@@ -31,6 +32,7 @@ APP_CLASSES = {
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
+    "workflow-worker": "infra.app.services:WorkflowWorker",
 }
 
 

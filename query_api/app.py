@@ -15,7 +15,15 @@ from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
-from query_api.routes import analytics, content, courses, enrollments, instructors, operations
+from query_api.routes import (
+    analytics,
+    certificates,
+    content,
+    courses,
+    enrollments,
+    instructors,
+    operations,
+)
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import DegradedModes, Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
@@ -45,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
         platform = PlatformCollector(settings, (settings.worker_app_id,
-                                                settings.analytics_worker_app_id))
+                                                settings.analytics_worker_app_id,
+                                                settings.workflow_worker_app_id))
         REGISTRY.register(platform)
         tune_garbage_collector(settings.gc_thresholds)
         try:
@@ -60,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations):
+    for module in (courses, instructors, enrollments, content, analytics, operations,
+                   certificates):
         app.include_router(module.router)
     modes = DegradedModes()
 

@@ -109,7 +109,8 @@ async def open_write_side(settings: Settings) -> WriteSide:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
     modes = DegradedModes()
-    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings, modes))
+    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings, modes),
+                       max_event_bytes=settings.max_event_bytes)
     bus = CommandBus(store)
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()

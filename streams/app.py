@@ -57,7 +57,8 @@ def readiness() -> Readiness:
     """Ready when what the enabled agents need answers."""
     checks = {"kafka": lambda: deps.kafka(settings.kafka_bootstrap),
               "registry": lambda: deps.registry(settings.registry_url)}
-    if settings.worker_projections or settings.workflow_publishing:
+    if (settings.worker_projections or settings.workflow_publishing
+            or settings.workflow_enrollment):
         checks["postgres"] = lambda: deps.postgres(settings.pg_dsn)
     if settings.worker_analytics:
         checks["clickhouse"] = lambda: deps.clickhouse(settings.clickhouse_url)

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from commands.api import errors
-from commands.api.routes import courses, enrollments, users
+from commands.api.limits import RequestSizeLimit
+from commands.api.routes import courses, enrollments, notifications, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import Readiness, check_async
@@ -40,9 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(notifications.router)
 
     async def readiness(request: Request) -> Readiness:
         state = request.app.state

@@ -21,13 +21,12 @@ RULES = Path(__file__).resolve().parent / "rules"
 
 
 def scrape_targets(settings) -> dict[str, str]:  # noqa: ANN001 - Settings, kept import-light
-    """Job name -> host:port of each SmartCourse process's /metrics."""
-    h = settings.host
-    return {"command-api": f"{h}:{settings.command_api_port}",
-            "query-api": f"{h}:{settings.query_api_port}",
-            "relay": f"{h}:{settings.relay_metrics_port}",
-            "worker": f"{h}:{settings.worker_metrics_port}",
-            "analytics-worker": f"{h}:{settings.analytics_worker_metrics_port}"}
+    """Job name -> host:port of each SmartCourse process's /metrics: every process that
+    `smartcourse app` supervises, on the port it serves /metrics on."""
+    from infra.stack import APP_CLASSES, services
+
+    return {process.name: f"{settings.host}:{process.port}"  # type: ignore[attr-defined]
+            for process in services(settings, None, APP_CLASSES)}
 
 
 def configuration(settings) -> dict:  # noqa: ANN001
