@@ -38,6 +38,35 @@ async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(user)
 
 
+async def erase_user(cmd: m.EraseUser, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """Record `user.erased`, then delete the user's data key: every sealed personal field of
+    theirs, in every store and every copy, reads as erased from then on."""
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.erase(cmd.reason)
+    result = await uow.commit(user)
+    await uow.personal.shred(user.id)  # after the event: a crash in between is repeated
+    return result
+
+
+async def give_consent(cmd: m.GiveConsent, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:  # consent is the user's own act
+        raise Forbidden("only the user gives their consent", "consent.not_yours")
+    user = await uow.get(User, cmd.user_id)
+    user.give_consent(cmd.purpose)
+    return await uow.commit(user)
+
+
+async def withdraw_consent(cmd: m.WithdrawConsent, actor: m.Actor,
+                           uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")  # an admin may withdraw on a user's written request
+    user = await uow.get(User, cmd.user_id)
+    user.withdraw_consent(cmd.purpose)
+    return await uow.commit(user)
+
+
 async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     _require_role(actor, "instructor")
     instructor = cmd.instructor_id if actor.is_admin and cmd.instructor_id else actor.user_id
@@ -268,6 +297,9 @@ async def complete_workflow(
 
 HANDLERS: dict[type, Handler] = {
     m.RegisterUser: register_user,
+    m.EraseUser: erase_user,
+    m.GiveConsent: give_consent,
+    m.WithdrawConsent: withdraw_consent,
     m.CreateCourse: create_course,
     m.ReviseCourseDetails: revise_course_details,
     m.ChangeCapacity: change_capacity,

@@ -28,6 +28,26 @@ class RegisterUser:
 
 
 @dataclass(frozen=True)
+class EraseUser:
+    """Erase a user's personal data (crypto-shredding): the user themself, or an admin."""
+
+    user_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
 class CreateCourse:
     course_id: UUID
     title: str

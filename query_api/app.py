@@ -17,12 +17,14 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    audit,
     certificates,
     content,
     courses,
     enrollments,
     instructors,
     operations,
+    privacy,
 )
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import DegradedModes, Readiness, check_async
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     for module in (courses, instructors, enrollments, content, analytics, operations,
-                   certificates):
+                   certificates, audit, privacy):
         app.include_router(module.router)
     modes = DegradedModes()
 

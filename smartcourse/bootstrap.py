@@ -17,6 +17,8 @@ from commands.adapters.avro_contracts import EventEncoder
 from commands.adapters.event_store import EventStore, ensure_schema
 from commands.adapters.store_follower import StoreFollower
 from commands.bus import CommandBus
+from privacy import keys as data_keys
+from privacy.sealing import PersonalData
 from smartcourse.observability.health import DegradedModes
 from smartcourse.settings import Settings
 
@@ -108,10 +110,11 @@ async def open_write_side(settings: Settings) -> WriteSide:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
+        await data_keys.ensure_schema(conn)
     modes = DegradedModes()
     store = EventStore(pool, await asyncio.to_thread(append_encoder, settings, modes),
                        max_event_bytes=settings.max_event_bytes)
-    bus = CommandBus(store)
+    bus = CommandBus(store, personal=PersonalData(data_keys.PostgresKeys(pool)))
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()
     side = WriteSide(pool=pool, store=store, bus=bus,

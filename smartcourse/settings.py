@@ -102,9 +102,11 @@ class Settings(BaseSettings):
     worker_session_timeout: float = 10.0
 
     # ClickHouse analytics (projections/analytics): the writer and the read-only analyst
-    # accounts, the database analysts query (versions live in `<database>_v<N>`), and how the
-    # sink batches: an insert per `analytics_batch_rows` rows or `analytics_batch_seconds`.
-    clickhouse_user: str = "default"
+    # accounts (passwords: empty means the ones `stack up` generated under
+    # <data_dir>/secrets/; with neither, clients refuse to connect), the database analysts
+    # query (versions live in `<database>_v<N>`), and how the sink batches: an insert per
+    # `analytics_batch_rows` rows or `analytics_batch_seconds`.
+    clickhouse_user: str = "smartcourse"
     clickhouse_password: str = ""
     clickhouse_analyst_user: str = "analyst"
     clickhouse_analyst_password: str = ""

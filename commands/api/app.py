@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from commands.api import errors
 from commands.api.limits import RequestSizeLimit
-from commands.api.routes import courses, enrollments, notifications, users
+from commands.api.routes import courses, enrollments, notifications, privacy, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import Readiness, check_async
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(courses.router)
     app.include_router(enrollments.router)
     app.include_router(notifications.router)
+    app.include_router(privacy.router)
 
     async def readiness(request: Request) -> Readiness:
         state = request.app.state

@@ -54,7 +54,12 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.give_consent("analytics")
+    user.withdraw_consent("analytics")
     events += user.collect_events()
+    erased = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    erased.erase("asked by the user")
+    events += erased.collect_events()
 
     other = uuid4()
     course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",

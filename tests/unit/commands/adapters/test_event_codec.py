@@ -30,6 +30,10 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.give_consent("marketing")
+    student.withdraw_consent("marketing")
+    leaver = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    leaver.erase("asked by the user")
 
     prerequisite = uuid4()
     course = Course(
@@ -98,7 +102,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences]
+                                       preferences, leaver]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
