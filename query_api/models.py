@@ -123,10 +123,6 @@ class Projections(BaseModel):
     projections: list[ProjectionStatus]
 
 
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-
-
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str = Field(description="stable and machine-readable, e.g. course.not_found")

@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Observability (issue 12): how long a process waits for the schema registry at start
+    # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
+    # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
+    # `otlp_endpoint` is set); the local Zipkin and Prometheus; the scrape interval; the
+    # admin-only fault injection switch (off unless set: docs/operations.md).
+    registry_start_wait: float = 60.0
+    registry_retry_interval: float = 5.0
+    tracing: bool = True
+    tracing_sample_ratio: float = 1.0
+    zipkin_port: int = 9411
+    zipkin_url: str = ""
+    otlp_endpoint: str = ""
+    prometheus_port: int = 9090
+    prometheus_scrape_interval: str = "5s"
+    stuck_workflow_seconds: float = 600.0
+    chaos_enabled: bool = False
     # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
     # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
     # default to the local Mailpit; set them (with a user and password) for a real relay.
@@ -205,6 +221,7 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
         if not self.smtp_host and not self.smtp_port:
             self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url

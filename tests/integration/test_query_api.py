@@ -207,11 +207,15 @@ def ids(page: dict[str, Any], key: str) -> list[str]:
 
 
 def test_health_and_openapi(anonymous: Reader) -> None:
-    assert anonymous.ok("/health") == {"status": "ok"}
+    ready = anonymous.ok("/health/ready")
+    assert ready["status"] == "ok" and ready["checks"]["postgres"]["ok"] is True
+    assert anonymous.ok("/health") == ready
+    assert anonymous.ok("/health/live") == {"status": "ok"}
     paths = anonymous.ok("/openapi.json")["paths"]
     assert {"/courses", "/courses/{course_id}", "/courses/{course_id}/roster",
             "/instructors/{instructor_id}/courses", "/students/{student_id}/enrollments",
-            "/enrollments/{enrollment_id}", "/projections", "/health"} <= set(paths)
+            "/enrollments/{enrollment_id}", "/projections", "/health", "/health/live",
+            "/health/ready"} <= set(paths)
 
 
 def test_the_catalog_lists_published_courses_by_title(anonymous: Reader, world: World) -> None:
