@@ -8,13 +8,14 @@ from projections.read_models import (
     course_detail,
     course_roster,
     instructor_courses,
+    quiz_attempts,
     student_enrollments,
 )
 
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
-        student_enrollments.PROJECTION, course_roster.PROJECTION,
+        student_enrollments.PROJECTION, course_roster.PROJECTION, quiz_attempts.PROJECTION,
     )
 }
 

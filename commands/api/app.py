@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from prometheus_client import make_asgi_app
 
-from commands.api import errors
-from commands.api.routes import courses, enrollments, users
+from commands.api import contract, errors
+from commands.api.routes import courses, enrollments, quizzes, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -38,9 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    contract.install(app)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(quizzes.router)
 
     app.mount("/metrics", make_asgi_app())
 

@@ -25,6 +25,7 @@ from projections.sink import PostgresProjector
 from projections.store_reader import read_pages, store_head
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
+from tests.support.quizzes import answers_for, choice_quiz
 
 
 class ReadModels:
@@ -167,7 +168,9 @@ def world(command_api: str, read_models: ReadModels) -> World:
     for student in (0, 1):
         w.act(student, "Alpha", "activate")
     w.act(0, "Alpha", f"lessons/{alpha[0]}/complete")
-    w.act(0, "Alpha", f"quizzes/{uuid4()}/score", {"score": 8, "max_score": 10})
+    quiz = choice_quiz(5, module_id=w.modules["M1"])
+    quiz_id = w.write(w.instructor, f"/courses/{w.courses['Alpha']}/quizzes", quiz)["quiz_id"]
+    w.act(0, "Alpha", f"quizzes/{quiz_id}/attempts", answers_for(quiz, right=4))
     for lesson in alpha:
         w.act(1, "Alpha", f"lessons/{lesson}/complete")
     w.act(2, "Alpha", "cancel", {"reason": "changed my mind"})
