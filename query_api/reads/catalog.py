@@ -26,11 +26,13 @@ COLUMNS = sql.SQL(
     " seats_available, content_version, published_at, updated_at")
 SORT_KEY = (str, UUID)  # (title, course_id): stable, and what a catalog is browsed by
 RANKED_SORT_KEY = (Decimal, UUID)  # (rank, course_id) when searching
-# Text rank (title hits weigh most) plus trigram word similarity, rounded so that a cursor
+# Text rank (title hits weigh most) plus trigram word similarity to all the words and to the
+# title (so a typo of a title word ranks that course first), rounded so that a cursor
 # carries the exact value the next page compares with.
 RANK = ("round((ts_rank(search, websearch_to_tsquery('english', %s), 1)"
-        " + 0.5 * word_similarity(%s, search_text))::numeric, 6)")
-MATCH = "(search @@ websearch_to_tsquery('english', %s) OR %s <% search_text)"
+        " + 0.5 * word_similarity(%s, search_text)"
+        " + 0.5 * word_similarity(%s, lower(title)))::numeric, 6)")
+MATCH = "(search @@ websearch_to_tsquery('english', %s) OR %s <%% search_text)"  # %% : a literal %
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ async def _search(conn: AsyncConnection, query: CatalogQuery, limit: int,
         " WHERE {}) ranked {} ORDER BY rank DESC, course_id LIMIT %s"
     ).format(COLUMNS, where.sql(), sql.SQL(
         "WHERE (rank < %s OR (rank = %s AND course_id > %s))" if after is not None else ""))
-    params: list[Any] = [text, text, *where.params]
+    params: list[Any] = [text, text, text, *where.params]
     if after is not None:
         params += [after[0], after[0], after[1]]
     async with conn.cursor(row_factory=dict_row) as cur:
