@@ -1,12 +1,14 @@
 """The course catalog (`read_models.catalog_courses`): search, filters, keyset pages.
 
-Without `q` the catalog is browsed by title. With `q`, courses match by full text (the
-weighted tsvector: title, tags, description; English stems, so `windowing` finds `windows`)
-or by trigram word similarity (a typo still finds the word), ranked by text rank plus
-similarity; pages follow (rank, course_id)."""
+Without `q` the catalog is browsed by title. With `q`, a course matches when each word of it
+is found in the title, tags or description: by full text (the weighted tsvector; English
+stems as prefixes, so `windowing` finds `windows` and `gam` finds `gamma`) or by trigram word
+similarity (a typo still finds the word); results are ranked by text rank plus similarity
+(pages follow (rank, course_id)), or by title on request."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +34,10 @@ RANKED_SORT_KEY = (Decimal, UUID)  # (rank, course_id) when searching
 RANK = ("round((ts_rank(search, websearch_to_tsquery('english', %s), 1)"
         " + 0.5 * word_similarity(%s, search_text)"
         " + 0.5 * word_similarity(%s, lower(title)))::numeric, 6)")
-MATCH = "(search @@ websearch_to_tsquery('english', %s) OR %s <%% search_text)"  # %% : a literal %
+# Every word of the query must match: as a stemmed prefix (`gam` finds `gamma`) or, for a typo,
+# by trigram word similarity (`%%` is a literal `%` for psycopg).
+WORD = "(search @@ to_tsquery('english', %s) OR %s <%% search_text)"
+MAX_WORDS = 10
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,20 @@ class CatalogQuery:
     q: str | None = None
     tags: Sequence[str] = ()
     with_seats: bool = False  # only courses with a free seat
+    by_title: bool = False  # with q: by title rather than by relevance
+
+    @property
+    def ranked(self) -> bool:
+        return bool(self.q) and not self.by_title
 
     @property
     def sort_key(self) -> tuple[type, ...]:
-        return RANKED_SORT_KEY if self.q else SORT_KEY
+        return RANKED_SORT_KEY if self.ranked else SORT_KEY
+
+
+def words(q: str) -> list[str]:
+    """The query's words (letters, digits), lower-cased: safe inside a tsquery."""
+    return re.findall(r"\w+", q.lower())[:MAX_WORDS]
 
 
 def _filters(query: CatalogQuery) -> Where:
@@ -55,12 +70,18 @@ def _filters(query: CatalogQuery) -> Where:
         where.add("tags @> %s::text[]", list(query.tags))
     if query.with_seats:
         where.add("seats_available > 0")
+    if query.q:
+        found = words(query.q)
+        if not found:
+            where.add("FALSE")  # only punctuation: nothing to look for
+        for word in found:
+            where.add(WORD, f"{word}:*", word)
     return where
 
 
 async def list_courses(conn: AsyncConnection, query: CatalogQuery, limit: int,
                        after: tuple[Any, ...] | None) -> Page[CourseSummary]:
-    if query.q:
+    if query.ranked:
         return await _search(conn, query, limit, after)
     where = _filters(query)
     if after is not None:
@@ -78,7 +99,7 @@ async def list_courses(conn: AsyncConnection, query: CatalogQuery, limit: int,
 async def _search(conn: AsyncConnection, query: CatalogQuery, limit: int,
                   after: tuple[Any, ...] | None) -> Page[CourseSummary]:
     text = query.q.lower() if query.q else ""
-    where = _filters(query).add(MATCH, text, text)
+    where = _filters(query)
     statement = sql.SQL(
         "SELECT * FROM (SELECT {}, " + RANK + " AS rank FROM read_models.catalog_courses"
         " WHERE {}) ranked {} ORDER BY rank DESC, course_id LIMIT %s"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -44,6 +44,8 @@ async def list_courses(
     instructor_id: UUID | None = None,
     seats_available: Annotated[bool, Query(
         description="true: only courses with a free seat")] = False,
+    sort: Annotated[Literal["relevance", "title"] | None, Query(
+        description="Default: relevance when searching (`q`), else title.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[CourseSummary]:
@@ -51,7 +53,7 @@ async def list_courses(
     filters by tag, instructor and free seats."""
     scope = access.catalog_scope(user, status, instructor_id)
     query = catalog.CatalogQuery(scope=scope, q=q, tags=tuple(tag or ()),
-                                 with_seats=seats_available)
+                                 with_seats=seats_available, by_title=sort == "title")
     start = after(cursor, query.sort_key)
     async with read() as snap:
         return await catalog.list_courses(snap.conn, query, limit, start)
