@@ -15,6 +15,7 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    certificates,
     content,
     courses,
     enrollments,
@@ -58,6 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     for module in (courses, instructors, enrollments, learning, content, analytics,
-                   operations):
+                   operations, certificates):
         app.include_router(module.router)
     return app

@@ -57,7 +57,8 @@ async def open_write_side(settings: Settings) -> WriteSide:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
-    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings))
+    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings),
+                       max_event_bytes=settings.max_event_bytes)
     bus = CommandBus(store)
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()
