@@ -76,6 +76,32 @@ class LessonContent(BaseModel):
     updated_at: datetime
 
 
+class ContentVersion(BaseModel):
+    content_version: int
+    published_at: datetime
+    lesson_count: int
+
+
+class LessonChange(BaseModel):
+    lesson_id: UUID
+    title: str
+    change: Literal["added", "removed", "changed"]
+    fields: list[Literal["title", "content", "assets", "place"]] = Field(
+        description="for a changed lesson: what changed")
+
+
+class VersionDiff(BaseModel):
+    course_id: UUID
+    from_version: int
+    to_version: int
+    lessons: list[LessonChange]
+
+
+class CourseVersions(BaseModel):
+    course_id: UUID
+    versions: list[ContentVersion]
+
+
 class QuizQuestion(BaseModel):
     question_id: str
     kind: Literal["multiple_choice", "multiple_answers", "short_answer"]

@@ -52,6 +52,22 @@ CREATE TABLE {s}.course_lessons (
     PRIMARY KEY (course_id, lesson_id)
 );
 CREATE INDEX ON {s}.course_lessons (course_id, module_index, lesson_index);
+-- Each published content version's lessons, as they were when published: students read
+-- the published version while the next one is drafted, and versions can be compared.
+CREATE TABLE {s}.course_version_lessons (
+    course_id       uuid NOT NULL,
+    content_version int NOT NULL,
+    lesson_id       uuid NOT NULL,
+    module_id       uuid NOT NULL,
+    module_title    text NOT NULL,
+    title           text NOT NULL,
+    module_index    int NOT NULL,
+    lesson_index    int NOT NULL,
+    content         text NOT NULL,
+    assets          jsonb NOT NULL,
+    published_at    timestamptz NOT NULL,
+    PRIMARY KEY (course_id, content_version, lesson_id)
+);
 CREATE TABLE {s}.course_quizzes (
     course_id    uuid NOT NULL,
     quiz_id      uuid NOT NULL,
@@ -87,6 +103,18 @@ CAPACITY_CHANGED = _update("capacity_changed", "capacity = %(capacity)s")
 PREREQUISITES_SET = _update("prerequisites_set", "prerequisites = %(prerequisites)s")
 PUBLISHED = _update("published", "status = CASE status WHEN 'READY' THEN 'READY'"
                     " ELSE 'PUBLISHED' END, content_version = %(content_version)s")
+# The version rule applies each event once, in the course's own order, so the snapshot is
+# the lessons as they stood at this publish, live and on a replay alike.
+SNAPSHOT = Statement("detail.snapshot", """
+INSERT INTO {s}.course_version_lessons (course_id, content_version, lesson_id, module_id,
+    module_title, title, module_index, lesson_index, content, assets, published_at)
+SELECT l.course_id, %(content_version)s, l.lesson_id, l.module_id, m.title, l.title,
+    l.module_index, l.lesson_index, l.content, l.assets, %(at)s
+FROM {s}.course_lessons l
+JOIN {s}.course_modules m ON m.course_id = l.course_id AND m.module_id = l.module_id
+WHERE l.course_id = %(id)s
+ON CONFLICT DO NOTHING
+""")
 READY = _update("ready", "status = 'READY', ready_version = %(content_version)s")
 STATUS = _update("status", "status = %(status)s")
 MODULE_ADDED = Statement("detail.module_added", TOUCHED + """
@@ -164,7 +192,8 @@ QUIZ_RULES = _update("quiz_rules", "score_policy = %(score_policy)s,"
 DELETED = Statement("detail.deleted", """
 WITH lessons AS (DELETE FROM {s}.course_lessons WHERE course_id = %(id)s),
      modules AS (DELETE FROM {s}.course_modules WHERE course_id = %(id)s),
-     quizzes AS (DELETE FROM {s}.course_quizzes WHERE course_id = %(id)s)
+     quizzes AS (DELETE FROM {s}.course_quizzes WHERE course_id = %(id)s),
+     versions AS (DELETE FROM {s}.course_version_lessons WHERE course_id = %(id)s)
 DELETE FROM {s}.course_details WHERE course_id = %(id)s
 """)
 
@@ -190,7 +219,8 @@ def fold(event: StoredEvent) -> list[Change]:
             return [Change(PREREQUISITES_SET,
                            {**base, "prerequisites": uuids(p["prerequisites"])})]
         case "course.published":
-            return [Change(PUBLISHED, {**base, "content_version": p["content_version"]})]
+            published = {**base, "content_version": p["content_version"]}
+            return [Change(PUBLISHED, published), Change(SNAPSHOT, published)]
         case "course.ready":
             return [Change(READY, {**base, "content_version": p["content_version"]})]
         case "course.module_added":
@@ -266,5 +296,6 @@ def _maybe_uuid(value: object) -> object:
 
 PROJECTION = Projection(
     name="course_detail", aggregate_types=("course",), ddl=DDL,
-    views=("course_details", "course_modules", "course_lessons", "course_quizzes"), fold=fold,
+    views=("course_details", "course_modules", "course_lessons", "course_quizzes",
+           "course_version_lessons"), fold=fold,
 )

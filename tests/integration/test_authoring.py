@@ -300,3 +300,36 @@ def test_catalog_search_finds_by_description_word_and_by_a_typo(
     rest = anyone.ok("/courses", tag=f"t{marker}", q="windowing", limit=1,
                      cursor=page["next_cursor"])
     assert [c["course_id"] for c in page["items"] + rest["items"]] == [other, streams]
+
+
+def test_the_published_version_stays_readable_while_the_next_is_drafted(
+    command_api: str, query_api: str, stack: Settings, read_models: ReadModels
+) -> None:
+    a = Authoring(command_api)
+    module, (lesson, other) = a.module("Only", 2)
+    ok(a.post("/publish"), 202)
+    student = CommandClient(command_api)
+    enrollment = ok(student.post(f"/courses/{a.course_id}/enroll"), 202)["enrollment_id"]
+    ok(student.post(f"/enrollments/{enrollment}/activate"))
+    ok(a.put(f"/lessons/{lesson}", {"title": "Only 0", "content": "Rewritten for v2."}))
+    ok(a.put(f"/lessons/{other}/place", {"module_id": module, "index": 0}))
+    added = ok(a.post(f"/modules/{module}/lessons", {"title": "New", "content": "v2 only"}),
+               201)["lesson_id"]
+    path = f"/courses/{a.course_id}/lessons/{lesson}"
+
+    read_models.catch_up()
+    learner, author = reader(query_api, stack, student), reader(query_api, stack, a.instructor)
+    assert learner.ok(path)["content"] == "The text of Only 0."  # version 1, as published
+    assert author.ok(path)["content"] == "Rewritten for v2."  # the draft of version 2
+    learner.refused(f"/courses/{a.course_id}/lessons/{added}", 404, "course.lesson_not_found")
+
+    ok(a.post("/publish"), 202)
+    read_models.catch_up()
+    assert learner.ok(path)["content"] == "Rewritten for v2."
+    versions = learner.ok(f"/courses/{a.course_id}/versions")["versions"]
+    assert [(v["content_version"], v["lesson_count"]) for v in versions] == [(1, 2), (2, 3)]
+    diff = author.ok(f"/courses/{a.course_id}/versions/1/diff/2")["lessons"]
+    assert {(d["lesson_id"], d["change"], tuple(d["fields"])) for d in diff} == {
+        (lesson, "changed", ("content", "place")), (other, "changed", ("place",)),
+        (added, "added", ())}
+    author.refused(f"/courses/{a.course_id}/versions/1/diff/3", 404, "course.version_not_found")
