@@ -23,6 +23,7 @@ from query_api.routes import (
     courses,
     enrollments,
     instructors,
+    learning,
     operations,
     privacy,
 )
@@ -71,8 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations,
-                   certificates, audit, privacy):
+    for module in (courses, instructors, enrollments, learning, content, analytics,
+                   operations, certificates, audit, privacy):
         app.include_router(module.router)
     modes = DegradedModes()
 

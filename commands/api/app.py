@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from commands.api import errors
+from commands.api import contract, errors
 from commands.api.limits import RequestSizeLimit
-from commands.api.routes import courses, enrollments, notifications, privacy, users
+from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import Readiness, check_async
@@ -41,10 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    contract.install(app)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(quizzes.router)
     app.include_router(notifications.router)
     app.include_router(privacy.router)
 
