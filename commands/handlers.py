@@ -266,3 +266,8 @@ HANDLERS: dict[type, Handler] = {
     m.FailWorkflow: fail_workflow,
     m.CompleteWorkflow: complete_workflow,
 }
+
+# The assistant room's commands (ai.* events) go through the same bus.
+from assistant.handlers import HANDLERS as _ASSISTANT_HANDLERS  # noqa: E402
+
+HANDLERS.update(_ASSISTANT_HANDLERS)

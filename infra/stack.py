@@ -29,6 +29,7 @@ APP_CLASSES = {
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
+    "assistant-api": "infra.app.services:AssistantApi",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.domain.thread import Thread
 from commands.domain.base import AggregateRoot
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
@@ -9,7 +10,7 @@ from commands.domain.user import User
 from commands.domain.workflow import Workflow
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
-    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow)
+    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Thread)
 }
 
 EVENT_CLASSES: dict[str, type] = {

@@ -99,3 +99,14 @@ class AnalyticsWorker(Worker):
                 "SMARTCOURSE_WORKER_METRICS_PORT": str(self.settings.analytics_worker_metrics_port),
                 "SMARTCOURSE_WORKER_PROJECTIONS": "0", "SMARTCOURSE_WORKER_ANALYTICS": "1",
                 "SMARTCOURSE_WORKFLOW_PUBLISHING": "0"}
+
+
+class AssistantApi(AppProcess):
+    """The learning assistant (docs/adr/0020): its own process, because it holds the
+    embedding model and, with the `local` provider, a language model on the CPU."""
+
+    name = "assistant-api"
+    subcommand = "assistant-api"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.assistant_api_port}

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
+from smartcourse.cli import (
+    bench,
+    demo,
+    dlq,
+    evaluation,
+    relay,
+    replay,
+    serve,
+    sql,
+    stack,
+    weaviate,
+    worker,
+)
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -15,6 +27,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)
 app.command("query-api")(serve.query_api)
+app.command("assistant-api")(serve.assistant_api)
 app.command("relay")(relay.relay)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
@@ -23,3 +36,4 @@ app.command("worker")(worker.worker)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(evaluation.app, name="eval")
