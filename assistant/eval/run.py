@@ -36,6 +36,7 @@ class ProviderResult:
     first_token_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     answered_by: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, list[float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         grounded = self.supported / self.sentences if self.sentences else 0.0
@@ -50,6 +51,7 @@ class ProviderResult:
             "total_p50_ms": percentile(self.total_ms, 50),
             "total_p95_ms": percentile(self.total_ms, 95),
             "answered_by": self.answered_by,
+            "stage_p50_ms": {k: percentile(v, 50) for k, v in self.stages.items()},
         }
 
 
@@ -142,6 +144,8 @@ async def evaluate(settings: Settings, providers: list[str]) -> dict[str, Any]:
                 else:
                     result.unanswerable += 1
                     result.refused_correctly += final["refused"]
+                for stage, ms in final["stages_ms"].items():
+                    result.stages.setdefault(stage, []).append(ms)
                 by = final["provider"]
                 result.answered_by[by] = result.answered_by.get(by, 0) + 1
             report["providers"].append(result.summary())
