@@ -462,6 +462,7 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+
 def _workflow_handlers() -> dict[type, Handler]:
     from commands.workflow_handlers import HANDLERS as WORKFLOW_HANDLERS
 
@@ -469,3 +470,8 @@ def _workflow_handlers() -> dict[type, Handler]:
 
 
 HANDLERS.update(_workflow_handlers())
+
+# The assistant room's commands (ai.* events) go through the same bus.
+from assistant.handlers import HANDLERS as _ASSISTANT_HANDLERS  # noqa: E402
+
+HANDLERS.update(_ASSISTANT_HANDLERS)

@@ -150,3 +150,12 @@ class WorkflowWorker(Worker):
                     "SMARTCOURSE_WORKFLOW_ENROLLMENT", "1"),
                 "SMARTCOURSE_WORKER_NOTIFICATIONS": os.environ.get(
                     "SMARTCOURSE_WORKER_NOTIFICATIONS", "1")}
+class AssistantApi(AppProcess):
+    """The learning assistant (docs/adr/0020): its own process, because it holds the
+    embedding model and, with the `local` provider, a language model on the CPU."""
+
+    name = "assistant-api"
+    subcommand = "assistant-api"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.assistant_api_port}

@@ -20,6 +20,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from assistant.domain.thread import Outcome, Thread
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
@@ -161,6 +162,13 @@ def _domain_events() -> list[Any]:
     broken = Workflow(id=failed, kind="publishing", course_id=course.id, content_version=1)
     broken.fail("embed", "the encoder is down", 3)
     events += broken.collect_events()
+
+    thread = Thread(id=uuid4(), course_id=course.id, owner_id=user.id)
+    question = uuid4()
+    thread.request(question, str(module), "What is a log?")
+    thread.complete(question, Outcome("extractive", "A log is ordered [1].", (uuid4(),),
+                                      12.5, 3.25, 120, 9, 1.0))
+    events += thread.collect_events()
     return events
 
 

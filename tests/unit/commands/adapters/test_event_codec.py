@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
+from assistant.domain.thread import Outcome, Thread
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
@@ -114,6 +115,11 @@ def live_history() -> History:
                       content_version=1)
     failed.fail("embed", "embedding failed", 3)
 
+    thread = Thread(id=uuid4(), course_id=course.id, owner_id=student.id)
+    asked = uuid4()
+    thread.request(asked, str(module_id), "What are events?")
+    thread.complete(asked, Outcome("extractive", "Events are facts [1].", (uuid4(),), 20.0,
+                                   4.0, 90, 6, 1.0))
     certificate = Certificate(id=uuid4(), enrollment_id=finished.id, course_id=course.id,
                               student_id=student.id, student_name="Ada",
                               course_title=course.title, completed_at="2026-12-10T00:00:02")
@@ -131,7 +137,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, leaver, draft]
+                                       preferences, leaver, draft, thread]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
