@@ -25,15 +25,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import psycopg
 from eventsourcing.domain import Aggregate
 
+from bench.accounts import register, tokens
 from bench.figures import Figure, Scale, median_round
 from bench.tools import vegeta
-from commands.api.auth import issue_token
 from infra import stack
 from smartcourse.local_servers import serve
 from smartcourse.settings import Settings
@@ -59,8 +58,7 @@ class Seed:
 
 
 async def seed(base: str, settings: Settings) -> Seed:
-    instructor = uuid4()
-    token = issue_token(settings, instructor, "instructor")
+    [(_, token)] = await register(settings, 1, "instructor")
     auth = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=32)) as http:
@@ -84,8 +82,10 @@ async def seed(base: str, settings: Settings) -> Seed:
 
         courses = dict(await asyncio.gather(*(course() for _ in range(COURSES))))
 
+        students = iter(await register(settings, ACTIVE_ENROLLMENTS // 200 * 200, "student"))
+
         async def enrollment() -> tuple[str, str, str]:
-            student = issue_token(settings, uuid4(), "student")
+            student = next(students)[1]
             headers = {"Authorization": f"Bearer {student}"}
             course_id = random.choice(list(courses))
             enrolled = await post(f"/courses/{course_id}/enroll", None, headers)
@@ -108,11 +108,12 @@ def targets(base: str, seed: Seed, settings: Settings, count: int) -> list[dict[
 
     progress = seed.progress
     course_ids = list(seed.courses)
+    kinds = [random.random() for _ in range(count)]
+    students = iter(tokens(settings, sum(1 for k in kinds if k < 0.4)))
     out = []
-    for n in range(count):
-        kind = random.random()
+    for n, kind in enumerate(kinds):
         if kind < 0.4:
-            student = issue_token(settings, uuid4(), "student")
+            student = next(students)[1]
             out.append(target(f"/courses/{random.choice(course_ids)}/enroll", student))
         elif kind < 0.8 and progress:
             enrollment_id, _, token, lesson = progress.pop()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from commands.adapters.event_store import EventStore, Metadata
+from commands.domain.base import AggregateRoot
 from commands.handlers import HANDLERS
 from commands.messages import Actor
-from commands.unit_of_work import AggregateCache, CommandResult, run_command
+from commands.unit_of_work import AggregateCache, CommandResult, UnitOfWork, run_command
+
+A = TypeVar("A", bound=AggregateRoot)
 
 
 class CommandBus:
@@ -32,3 +35,10 @@ class CommandBus:
         return await run_command(
             lambda uow: handler(command, actor, uow), self.store, self.cache, metadata
         )
+
+    async def peek(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """An aggregate as this process knows it (its cache, caught up with other processes'
+        appends), without a command: for the write side's own questions, such as which role
+        a token's user has now."""
+        uow = UnitOfWork(self.store, self.cache, Metadata(actor=None, correlation_id=uuid4()))
+        return await uow.find(cls, aggregate_id)

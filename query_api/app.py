@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from identity.http import hygiene
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import analytics, content, courses, enrollments, instructors, operations
+from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -27,6 +29,7 @@ Every read answers `X-Read-Position`: the position it reflects."""
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
+        app.state.identity = identity_for_reads(settings, keyring, pool)
         tune_garbage_collector(settings.gc_thresholds)
         try:
             yield
@@ -49,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_body_bytes)
     for module in (courses, instructors, enrollments, content, analytics, operations):
         app.include_router(module.router)
     return app

@@ -10,13 +10,17 @@ from prometheus_client import make_asgi_app
 
 from commands.api import errors
 from commands.api.routes import courses, enrollments, users
-from smartcourse.bootstrap import open_write_side
+from identity.adapters.write_side import AggregateAccounts, EmailClaims
+from identity.http import hygiene
+from identity.http import routes as auth_routes
+from smartcourse.bootstrap import identity_for_writes, open_keyring, open_write_side, throttle
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -24,6 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tune_garbage_collector(settings.gc_thresholds)
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
         app.state.pool = write_side.pool
+        app.state.identity = identity_for_writes(
+            settings, keyring, write_side.pool, AggregateAccounts(write_side.bus),
+            EmailClaims(write_side.bus))
+        app.state.throttle = throttle(settings)
         try:
             yield
         finally:
@@ -38,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_body_bytes)
+    app.include_router(auth_routes.router)
+    if settings.is_dev:
+        app.include_router(auth_routes.dev_router)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from commands.domain.base import AggregateRoot
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
-    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow)
+    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, EmailClaim)
 }
 
 EVENT_CLASSES: dict[str, type] = {

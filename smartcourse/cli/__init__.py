@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
+from smartcourse.cli import (
+    bench,
+    demo,
+    dlq,
+    identity,
+    relay,
+    replay,
+    serve,
+    sql,
+    stack,
+    weaviate,
+    worker,
+)
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -23,3 +35,5 @@ app.command("worker")(worker.worker)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(identity.users, name="users")
+app.add_typer(identity.keys, name="keys")

@@ -25,6 +25,7 @@ from commands.adapters.avro_contracts import ContractError, contract_field, from
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, StoredEvent
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.registry import EVENT_CLASSES
 from commands.domain.user import User
@@ -51,7 +52,11 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.record_password_change()
+    user.deactivate("left")
+    user.reactivate()
     events += user.collect_events()
+    events += EmailClaim(id=uuid4(), user_id=user.id).collect_events()
 
     other = uuid4()
     course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",

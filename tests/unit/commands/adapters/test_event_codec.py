@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
 from commands.domain.registry import AGGREGATES, EVENT_CLASSES, EVENT_TYPES
@@ -27,6 +28,10 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.record_password_change()
+    student.deactivate("on leave")
+    student.reactivate()
+    claim = EmailClaim(id=uuid4(), user_id=student.id)
 
     prerequisite = uuid4()
     course = Course(
@@ -75,7 +80,7 @@ def live_history() -> History:
     failed.fail("embed", "embedding failed", 3)
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
-                                       completed, failed]
+                                       completed, failed, claim]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
