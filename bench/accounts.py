@@ -22,18 +22,20 @@ def issuer(settings: Settings) -> TokenIssuer:
                        BENCH_TOKEN_SECONDS)
 
 
-async def register(settings: Settings, count: int, role: str) -> list[tuple[UUID, str]]:
-    """`count` new accounts with `role`: (user id, access token) each."""
+async def register(settings: Settings, count: int, role: str,
+                   emails: list[str] | None = None) -> list[tuple[UUID, str]]:
+    """`count` new accounts with `role` (and the given emails, if any): (user id, access
+    token) each."""
     side = await open_write_side(settings)
     sign = issuer(settings)
     try:
         ids = [uuid4() for _ in range(count)]
+        addresses = emails or [f"bench-{user_id.hex}@example.com" for user_id in ids]
+        people = list(zip(ids, addresses, strict=True))
         for start in range(0, count, 500):
             await asyncio.gather(*(
-                side.bus.execute(RegisterUser(user_id, "Bench user",
-                                              f"bench-{user_id.hex}@example.com", role),
-                                 OPERATOR)
-                for user_id in ids[start:start + 500]))
+                side.bus.execute(RegisterUser(user_id, "Bench user", email, role), OPERATOR)
+                for user_id, email in people[start:start + 500]))
         return [(user_id, sign.issue(user_id, role, None)) for user_id in ids]
     finally:
         await side.close()

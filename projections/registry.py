@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.read_models import (
+    certificates,
     course_catalog,
     course_detail,
     course_roster,
+    enrollment_progress,
     instructor_courses,
     student_enrollments,
 )
@@ -15,6 +17,7 @@ PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
         student_enrollments.PROJECTION, course_roster.PROJECTION,
+        enrollment_progress.PROJECTION, certificates.PROJECTION,
     )
 }
 

@@ -14,7 +14,15 @@ from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
-from query_api.routes import analytics, content, courses, enrollments, instructors, operations
+from query_api.routes import (
+    analytics,
+    certificates,
+    content,
+    courses,
+    enrollments,
+    instructors,
+    operations,
+)
 from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -53,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    hygiene.install(app, settings.cors_origins, settings.max_body_bytes)
-    for module in (courses, instructors, enrollments, content, analytics, operations):
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
+    for module in (courses, instructors, enrollments, content, analytics, operations,
+                   certificates):
         app.include_router(module.router)
     return app

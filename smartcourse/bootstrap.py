@@ -64,7 +64,8 @@ async def open_write_side(settings: Settings) -> WriteSide:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
         await identity_stores.ensure_schema(conn)
-    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings))
+    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings),
+                       max_event_bytes=settings.max_event_bytes)
     bus = CommandBus(store)
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()
@@ -108,3 +109,26 @@ def identity_for_reads(settings: Settings, keyring: identity_keys.Keyring,
                        pool: AsyncConnectionPool) -> Identity:
     """The query API's identity: verifies tokens, reads the account registry."""
     return Identity(token_issuer(settings, keyring), identity_stores.SqlAccounts(pool))
+
+
+def link_secret(settings: Settings) -> str:
+    """The key of signed links (unsubscribe). Outside dev it must be configured; in dev it
+    is generated once into the data folder (never a default, never committed)."""
+    import secrets
+
+    from identity.errors import UnsafeConfiguration
+
+    if settings.link_secret:
+        return settings.link_secret
+    if not settings.is_dev:
+        raise UnsafeConfiguration("no link secret configured: set SMARTCOURSE_LINK_SECRET "
+                                  "(or SMARTCOURSE_ENV=dev for local development)")
+    path = settings.data_dir / "identity" / "link-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("x") as out:
+                out.write(secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass  # another process wrote it first
+    return path.read_text().strip()

@@ -9,11 +9,18 @@ from fastapi import FastAPI, Request
 from prometheus_client import make_asgi_app
 
 from commands.api import errors
-from commands.api.routes import courses, enrollments, users
+from commands.api.limits import RequestSizeLimit
+from commands.api.routes import courses, enrollments, notifications, users
 from identity.adapters.write_side import AggregateAccounts, EmailClaims
 from identity.http import hygiene
 from identity.http import routes as auth_routes
-from smartcourse.bootstrap import identity_for_writes, open_keyring, open_write_side, throttle
+from smartcourse.bootstrap import (
+    identity_for_writes,
+    link_secret,
+    open_keyring,
+    open_write_side,
+    throttle,
+)
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -21,6 +28,7 @@ from smartcourse.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
+    links = link_secret(settings)  # the same for the unsubscribe links' key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,14 +53,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.link_secret = links
     errors.install(app)
-    hygiene.install(app, settings.cors_origins, settings.max_body_bytes)
+    hygiene.install(app, settings.cors_origins)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(auth_routes.router)
     if settings.is_dev:
         app.include_router(auth_routes.dev_router)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(notifications.router)
 
     app.mount("/metrics", make_asgi_app())
 

@@ -106,8 +106,9 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int) -> None:
-    """Outermost first: the body limit, then security headers, then CORS."""
+def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int | None = None) -> None:
+    """Outermost first: the body limit (if this API has none of its own), then security
+    headers, then CORS."""
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
@@ -116,4 +117,5 @@ def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int) -> None:
                            expose_headers=["X-Correlation-ID", "X-Consistency-Token",
                                            "X-Read-Position", "Retry-After"])
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    if max_body_bytes is not None:
+        app.add_middleware(BodyLimit, limit=max_body_bytes)

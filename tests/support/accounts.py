@@ -75,12 +75,13 @@ def operator_admin(base_url: str) -> Login:
 
 
 def account(http: httpx.Client, base_url: str, role: str = "student",
-            user_id: UUID | None = None) -> Login:
+            user_id: UUID | None = None, display_name: str = "Test user") -> Login:
     """A registered, logged-in account with `role` (staff roles granted by the admin)."""
     email, password = new_email(role), new_password()
     admin = operator_admin(base_url) if role != "student" or user_id else None
     extra = {"user_id": str(user_id)} if user_id else {}
-    reply = register(http, email, password, headers=admin.headers if admin else None,
+    reply = register(http, email, password, display_name,
+                     headers=admin.headers if admin else None,
                      role=role if admin else "student", **extra)
     assert reply.status_code == 201, reply.text
     return logged_in(http, UUID(reply.json()["user_id"]), email, password)
