@@ -50,7 +50,7 @@ BEGIN
     ELSE
         UPDATE identity.accounts SET
             role = CASE WHEN p_type = 'user.role_changed' THEN p_payload->>'role' ELSE role END,
-            active = CASE p_type WHEN 'user.deactivated' THEN false
+            active = CASE p_type WHEN 'user.deactivated' THEN false WHEN 'user.erased' THEN false
                                  WHEN 'user.reactivated' THEN true ELSE active END,
             version = p_version, position = p_position
         WHERE user_id = p_user AND version < p_version;
