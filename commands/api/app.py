@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from commands.api import contract, errors
-from commands.api.limits import RequestSizeLimit
 from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
 from identity.adapters.write_side import AggregateAccounts, EmailClaims
 from identity.http import hygiene
@@ -57,9 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.link_secret = links
     errors.install(app)
-    hygiene.install(app, settings.cors_origins)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     contract.install(app)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(auth_routes.router)
     if settings.is_dev:
         app.include_router(auth_routes.dev_router)

@@ -107,8 +107,7 @@ class SecurityHeaders:
 
 
 def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int | None = None) -> None:
-    """Outermost first: the body limit (if this API has none of its own), then security
-    headers, then CORS."""
+    """Outermost first: the body limit, then security headers, then CORS."""
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
