@@ -283,7 +283,7 @@ def strict_api(stack: Settings, server_logs: Path):
         env.setenv("SMARTCOURSE_LOGIN_LIMIT_PER_IP", "40/minute")
         env.setenv("SMARTCOURSE_LOGIN_LIMIT_PER_ACCOUNT", "5/minute")
         env.setenv("SMARTCOURSE_WRITE_LIMIT_PER_USER", "3/minute")
-        env.setenv("SMARTCOURSE_MAX_BODY_BYTES", "2048")
+        env.setenv("SMARTCOURSE_MAX_REQUEST_BYTES", "2048")
         env.setenv("SMARTCOURSE_CORS_ORIGINS", '["https://app.example.com"]')
         with serve("command-api", stack, server_logs) as base_url:
             yield base_url
