@@ -21,6 +21,7 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "mailpit": "infra.mailpit.service:Mailpit",
 }
 
 APP_CLASSES = {
@@ -30,6 +31,7 @@ APP_CLASSES = {
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
     "assistant-api": "infra.app.services:AssistantApi",
+    "workflow-worker": "infra.app.services:WorkflowWorker",
 }
 
 

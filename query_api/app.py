@@ -13,7 +13,17 @@ from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
 from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
-from query_api.routes import analytics, content, courses, enrollments, instructors, operations
+from query_api.routes import (
+    analytics,
+    audit,
+    certificates,
+    content,
+    courses,
+    enrollments,
+    instructors,
+    operations,
+    privacy,
+)
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -49,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations):
+    for module in (courses, instructors, enrollments, content, analytics, operations,
+                   certificates, audit, privacy):
         app.include_router(module.router)
     return app

@@ -152,6 +152,22 @@ READ_POSITION = {"X-Read-Position": {
     "schema": {"type": "integer"}}}
 
 
+class AuditEntry(BaseModel):
+    """One audited action: who (`actor`), what (`action`, an event type), on what (`subject_*`),
+    about whom (`user_id`), when, and the details kept (never personal data)."""
+
+    position: int
+    occurred_at: datetime
+    actor: str | None
+    action: str
+    subject_type: str
+    subject_id: UUID
+    user_id: UUID | None
+    correlation_id: UUID
+    event_id: UUID
+    details: dict[str, Any]
+
+
 def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries of a read: its X-Read-Position header and the errors it can answer."""
     errors = {s: {"model": ErrorBody, "description": _MEANING[s]} for s in (*statuses, 422, 503)}

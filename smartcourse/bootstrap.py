@@ -14,6 +14,8 @@ from commands.adapters.avro_contracts import EventEncoder
 from commands.adapters.event_store import EventStore, ensure_schema
 from commands.adapters.store_follower import StoreFollower
 from commands.bus import CommandBus
+from privacy import keys as data_keys
+from privacy.sealing import PersonalData
 from smartcourse.settings import Settings
 
 log = logging.getLogger("smartcourse.commands")
@@ -57,8 +59,10 @@ async def open_write_side(settings: Settings) -> WriteSide:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
-    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings))
-    bus = CommandBus(store)
+        await data_keys.ensure_schema(conn)
+    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings),
+                       max_event_bytes=settings.max_event_bytes)
+    bus = CommandBus(store, personal=PersonalData(data_keys.PostgresKeys(pool)))
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()
     return WriteSide(pool=pool, store=store, bus=bus,

@@ -154,3 +154,14 @@ class ScoreQuizBody(Body):
 
 class CancelBody(Body):
     reason: Reason = ""
+
+
+ConsentPurpose = Literal["analytics", "marketing"]
+
+
+class ConsentBody(Body):
+    purpose: ConsentPurpose
+
+
+class ErasureBody(Body):
+    reason: Reason = ""

@@ -13,12 +13,15 @@ from eventsourcing.domain import Aggregate
 from assistant.domain.thread import Outcome, Thread
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
+from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
 from commands.domain.registry import AGGREGATES, EVENT_CLASSES, EVENT_TYPES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
+from notifications.domain.notification import Notification
+from notifications.domain.preferences import NotificationPreferences
 
 History = list[tuple[AggregateRoot, list[Aggregate.Event]]]
 
@@ -28,6 +31,10 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.give_consent("marketing")
+    student.withdraw_consent("marketing")
+    leaver = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    leaver.erase("asked by the user")
 
     prerequisite = uuid4()
     course = Course(
@@ -54,7 +61,11 @@ def live_history() -> History:
     finished = Enrollment(id=enrollment_id(course.id, student.id), course_id=course.id,
                           student_id=student.id)
     course.reserve_seat(finished.id, student.id)
+    finished.initialise_progress(course.lesson_ids)
     finished.activate()
+    reminder = uuid4()
+    finished.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    finished.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     finished.score_quiz(uuid4(), 7.5, 10.0)
     finished.complete_lesson(first, course.lesson_ids)
 
@@ -80,8 +91,24 @@ def live_history() -> History:
     thread.request(asked, str(module_id), "What are events?")
     thread.complete(asked, Outcome("extractive", "Events are facts [1].", (uuid4(),), 20.0,
                                    4.0, 90, 6, 1.0))
+    certificate = Certificate(id=uuid4(), enrollment_id=finished.id, course_id=course.id,
+                              student_id=student.id, student_name="Ada",
+                              course_title=course.title, completed_at="2026-12-10T00:00:02")
+    sent, lost, quiet = (Notification(
+        id=uuid4(), user_id=student.id, template="welcome", channel="email",
+        address=student.email, locale="en", category="welcome",
+        variables={"course_title": course.title}) for _ in range(3))
+    sent.record_sent(1, "<abc@mailpit>")
+    lost.record_failed(8, "SMTP down")
+    quiet.suppress("unsubscribed")
+    preferences = NotificationPreferences(id=uuid4(), user_id=student.id)
+    preferences.unsubscribe("reminder", "link")
+    preferences.resubscribe("reminder")
+    preferences.choose_locale("de")
+
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
-                                       completed, failed, thread]
+                                       completed, failed, certificate, sent, lost, quiet,
+                                       preferences, leaver, thread]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
