@@ -21,6 +21,8 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "prometheus": "infra.prometheus.service:Prometheus",
+    "zipkin": "infra.zipkin.service:Zipkin",
     "mailpit": "infra.mailpit.service:Mailpit",
 }
 
@@ -30,8 +32,8 @@ APP_CLASSES = {
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
-    "assistant-api": "infra.app.services:AssistantApi",
     "workflow-worker": "infra.app.services:WorkflowWorker",
+    "assistant-api": "infra.app.services:AssistantApi",
 }
 
 

@@ -9,6 +9,7 @@ from smartcourse.cli import (
     demo,
     dlq,
     evaluation,
+    identity,
     reconcile,
     relay,
     replay,
@@ -49,4 +50,6 @@ app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(identity.users, name="users")
+app.add_typer(identity.keys, name="keys")
 app.add_typer(evaluation.app, name="eval")
