@@ -70,7 +70,10 @@ async def withdraw_consent(cmd: m.WithdrawConsent, actor: m.Actor,
 async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     _require_role(actor, "instructor")
     instructor = cmd.instructor_id if actor.is_admin and cmd.instructor_id else actor.user_id
-    if await uow.find(Course, cmd.course_id) is not None:
+    existing = await uow.find(Course, cmd.course_id)
+    if existing is not None:
+        if (existing.instructor_id, existing.title) == (instructor, cmd.title):
+            return await uow.commit(existing)  # a retried creation: it already took effect
         raise Conflict("the course already exists", "course.exists")
     course = Course(
         id=cmd.course_id, instructor_id=instructor, title=cmd.title,
@@ -173,27 +176,39 @@ async def archive_course(cmd: m.ArchiveCourse, actor: m.Actor, uow: UnitOfWork) 
 
 
 async def enroll_student(cmd: m.EnrollStudent, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
-    """Seat cap, prerequisites and no duplicates, all checked in the recording transaction."""
+    """Seat cap, prerequisites and no duplicate open enrollment, all checked in the recording
+    transaction (the course's version check serialises them, also across processes)."""
     if actor.user_id != cmd.student_id:
         _require_role(actor, "admin")
-    eid = enrollment_id(cmd.course_id, cmd.student_id)
-    existing = await uow.find(Enrollment, eid)
-    if existing is not None and existing.state != "CANCELLED":
-        return await uow.commit(existing)  # a repeated enroll returns the same enrollment
-    if existing is not None:
-        raise Conflict("a cancelled enrollment cannot be reopened", "enrollment.cancelled")
     course = await uow.get(Course, cmd.course_id)
+    if course.holds_seat(cmd.student_id):
+        existing = await uow.find(Enrollment, course.enrollment_of(cmd.student_id))
+        if existing is not None:
+            return await uow.commit(existing)  # a repeated enroll returns the same enrollment
+    course.check_open()
     for prerequisite in course.prerequisites:
-        done = await uow.find(Enrollment, enrollment_id(prerequisite, cmd.student_id))
-        if done is None or done.state != COMPLETED:
+        if not await _completed(uow, prerequisite, cmd.student_id):
             raise RuleViolated(
                 "complete the prerequisite courses first", "enrollment.prerequisites_missing",
                 missing=str(prerequisite),
             )
+    attempt = course.attempts.get(cmd.student_id, 0)  # after a cancellation: a new enrollment
+    eid = enrollment_id(cmd.course_id, cmd.student_id, attempt)
     course.reserve_seat(eid, cmd.student_id)
-    enrollment = Enrollment(id=eid, course_id=cmd.course_id, student_id=cmd.student_id)
+    enrollment = Enrollment(id=eid, course_id=cmd.course_id, student_id=cmd.student_id,
+                            attempt=attempt)
     uow.add(enrollment)
     return await uow.commit(enrollment)
+
+
+async def _completed(uow: UnitOfWork, course_id: Any, student_id: Any) -> bool:
+    """Whether the student's latest enrollment in the course is completed."""
+    course = await uow.find(Course, course_id)
+    latest = course.enrollment_of(student_id) if course is not None else None
+    if latest is None:
+        return False
+    done = await uow.find(Enrollment, latest)
+    return done is not None and done.state == COMPLETED
 
 
 async def _own_enrollment(uow: UnitOfWork, enrollment: Any, actor: m.Actor) -> Enrollment:
@@ -206,7 +221,9 @@ async def _own_enrollment(uow: UnitOfWork, enrollment: Any, actor: m.Actor) -> E
 async def activate_enrollment(
     cmd: m.ActivateEnrollment, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
-    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    """The enrollment workflow's last step (admins may too); never the student."""
+    _require_role(actor, "system")
+    enrollment = await uow.get(Enrollment, cmd.enrollment_id)
     enrollment.activate()
     return await uow.commit(enrollment)
 
@@ -214,8 +231,15 @@ async def activate_enrollment(
 async def complete_lesson(cmd: m.CompleteLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
     course = await uow.get(Course, enrollment.course_id)
-    enrollment.complete_lesson(cmd.lesson_id, course.lesson_ids)
+    enrollment.complete_lesson(cmd.lesson_id, course.lesson_ids,
+                               requirements_met=completion_requirements_met(course, enrollment))
     return await uow.commit(enrollment)
+
+
+def completion_requirements_met(course: Course, enrollment: Enrollment) -> bool:
+    """What a course requires beyond its lessons before an enrollment completes. The hook
+    for a "quizzes required" course rule: none of the course's rules asks more yet."""
+    return True
 
 
 async def score_quiz(cmd: m.ScoreQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
@@ -298,3 +322,12 @@ HANDLERS: dict[type, Handler] = {
     m.FailWorkflow: fail_workflow,
     m.CompleteWorkflow: complete_workflow,
 }
+
+
+def _workflow_handlers() -> dict[type, Handler]:
+    from commands.workflow_handlers import HANDLERS as WORKFLOW_HANDLERS
+
+    return WORKFLOW_HANDLERS  # type: ignore[return-value]
+
+
+HANDLERS.update(_workflow_handlers())

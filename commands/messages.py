@@ -197,3 +197,86 @@ class FailWorkflow:
 class CompleteWorkflow:
     workflow_id: UUID
     chunk_count: int
+
+
+# -- the enrollment workflow, notifications and certificates (the platform's own actor) -------
+@dataclass(frozen=True)
+class InitialiseProgress:
+    """Every lesson of the course NOT_STARTED: the enrollment workflow's first step."""
+
+    enrollment_id: UUID
+
+
+@dataclass(frozen=True)
+class ScheduleReminder:
+    enrollment_id: UUID
+    reminder_id: UUID
+    kind: str  # inactive | course_starting
+    due_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class FireReminder:
+    enrollment_id: UUID
+    reminder_id: UUID
+    fired_at: str
+
+
+@dataclass(frozen=True)
+class IssueCertificate:
+    enrollment_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestNotification:
+    """Owe a user a message; suppressed if they opted out or no address is known."""
+
+    notification_id: UUID
+    user_id: UUID
+    template: str
+    category: str
+    variables: dict[str, str] = field(default_factory=dict)
+    channel: str = "email"
+
+
+@dataclass(frozen=True)
+class RecordNotificationSent:
+    notification_id: UUID
+    attempts: int
+    provider_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecordNotificationFailed:
+    notification_id: UUID
+    attempts: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    user_id: UUID
+    category: str = "all"
+    via: str = "api"  # api | link
+
+
+@dataclass(frozen=True)
+class Resubscribe:
+    user_id: UUID
+    category: str = "all"
+
+
+@dataclass(frozen=True)
+class ChooseLocale:
+    user_id: UUID
+    locale: str
+
+
+@dataclass(frozen=True)
+class NotifyAboutEnrollment:
+    """Owe the enrollment's student a message (welcome, reminder, certificate); the write
+    side fills in the address and the template's variables from the aggregates."""
+
+    notification_id: UUID
+    enrollment_id: UUID
+    template: str

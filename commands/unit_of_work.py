@@ -163,6 +163,11 @@ class UnitOfWork:
             ))
         state = getattr(primary, "state", None) or getattr(primary, "status", None)
         if not streams:
+            # A no-op decided on cached state must hold on the store's state too: another
+            # process may have moved an aggregate it read (found by tests/unit/commands/
+            # test_properties.py: an activation answered as done on a cancelled enrollment).
+            # The store checks the versions read, as for any commit; a conflict retries fresh.
+            await self.store.submit([], self.metadata, reads, after=self._built_on)
             position = await self._settled_position(primary.id)
             return CommandResult(primary.id, position, self.metadata.correlation_id,
                                  changed=False, state=state)

@@ -21,6 +21,7 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "mailpit": "infra.mailpit.service:Mailpit",
 }
 
 APP_CLASSES = {
@@ -29,6 +30,7 @@ APP_CLASSES = {
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
+    "workflow-worker": "infra.app.services:WorkflowWorker",
 }
 
 

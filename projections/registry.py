@@ -5,9 +5,11 @@ from __future__ import annotations
 from projections.base import Projection
 from projections.read_models import (
     audit_log,
+    certificates,
     course_catalog,
     course_detail,
     course_roster,
+    enrollment_progress,
     instructor_courses,
     student_enrollments,
     user_profiles,
@@ -16,7 +18,8 @@ from projections.read_models import (
 PROJECTIONS: dict[str, Projection] = {
     p.name: p for p in (
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
-        student_enrollments.PROJECTION, course_roster.PROJECTION, audit_log.PROJECTION,
+        student_enrollments.PROJECTION, course_roster.PROJECTION,
+        enrollment_progress.PROJECTION, certificates.PROJECTION, audit_log.PROJECTION,
         user_profiles.PROJECTION,
     )
 }

@@ -16,6 +16,7 @@ from query_api.db import create_pool
 from query_api.routes import (
     analytics,
     audit,
+    certificates,
     content,
     courses,
     enrollments,
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations, audit,
-                   privacy):
+    for module in (courses, instructors, enrollments, content, analytics, operations,
+                   certificates, audit, privacy):
         app.include_router(module.router)
     return app

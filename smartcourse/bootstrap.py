@@ -60,7 +60,8 @@ async def open_write_side(settings: Settings) -> WriteSide:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
         await data_keys.ensure_schema(conn)
-    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings))
+    store = EventStore(pool, await asyncio.to_thread(append_encoder, settings),
+                       max_event_bytes=settings.max_event_bytes)
     bus = CommandBus(store, personal=PersonalData(data_keys.PostgresKeys(pool)))
     follower = StoreFollower(settings.pg_dsn, bus.cache.saw)  # other processes' appends
     await follower.start()

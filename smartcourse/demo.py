@@ -66,6 +66,7 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
     with httpx.Client(base_url=f"http://{settings.host}:{settings.command_api_port}",
                       timeout=30) as http:
         instructor = Client(http, tally, "instructor")
+        admin = Client(http, tally, "admin")
         instructor.post("/users", {"user_id": str(instructor.user_id), "display_name": "Ada",
                                    "email": "ada@example.org", "role": "student"})
         courses: list[tuple[str, list[str]]] = []
@@ -94,7 +95,9 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
                 continue  # the course is full: refused with enrollment.seat_cap_reached
             student.post(f"/courses/{course_id}/enroll")  # a repeat: the same enrollment
             enrollment_id = enrollment["enrollment_id"]
-            student.post(f"/enrollments/{enrollment_id}/activate")
+            # The enrollment workflow (workflow-worker) activates it by itself; the admin's
+            # activation only spares the demo waiting for it (a no-op if already active).
+            admin.post(f"/enrollments/{enrollment_id}/activate")
             for lesson_id in lesson_ids[: random.randint(0, len(lesson_ids))]:
                 student.post(f"/enrollments/{enrollment_id}/lessons/{lesson_id}/complete")
             student.post(f"/enrollments/{enrollment_id}/quizzes/{uuid4()}/score",

@@ -136,6 +136,65 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
+    # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
+    # default to the local Mailpit; set them (with a user and password) for a real relay.
+    mailpit_smtp_port: int = 1025
+    mailpit_http_port: int = 8025
+    mailpit_max_messages: int = 100_000
+    mailpit_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    mail_sender: str = "SmartCourse <no-reply@smartcourse.example>"
+    # Where an interrupted send is confirmed by Message-ID (a Mailpit-style REST API):
+    # the local Mailpit when mail goes to it, nothing (send again) for another SMTP host.
+    mail_lookup_url: str = ""
+    # Links in messages: the query API (certificates) and the command API (one-click
+    # unsubscribe, signed with an HMAC key derived from jwt_secret).
+    public_query_url: str = ""
+    public_command_url: str = ""
+    # Whether `smartcourse worker` runs the enrollment workflow and the notification sender
+    # (as with publishing: on in the supervised `workflow-worker`, off in test workers, which
+    # must not act on other tests' events), and that worker's consumer group and metrics.
+    workflow_enrollment: bool = False
+    worker_notifications: bool = False
+    workflow_worker_app_id: str = "smartcourse-workflows"
+    workflow_worker_metrics_port: int = 9467
+    # Retries of one workflow command / one send: exponential backoff with full jitter.
+    enrollment_step_attempts: int = 6
+    notification_attempts: int = 10
+    notification_retry_base_delay: float = 0.5
+    notification_retry_max_delay: float = 30.0
+    # Durable timers: a student inactive this many days gets a nudge; the worker looks for
+    # due reminders every `reminder_poll_seconds`.
+    reminder_inactive_days: float = 7.0
+    reminder_poll_seconds: float = 30.0
+    # Reconciliation of the stores (`smartcourse reconcile`), run by the workflow worker.
+    reconcile_interval_seconds: float = 600.0
+    # -- Reliability (infra/keeper.py, tests/chaos) ---------------------------------------
+    # App processes are restarted when they die of a failure, after a backoff doubling from
+    # `app_restart_backoff` to `app_restart_max_backoff` seconds; more than `app_restart_burst`
+    # failures within `app_restart_interval` seconds is a crash loop and the keeper gives up.
+    app_restart_backoff: float = 0.5
+    app_restart_max_backoff: float = 30.0
+    app_restart_burst: int = 5
+    app_restart_interval: float = 60.0
+    # Set by the keeper for its child: the process's name and how often it was restarted
+    # (the gauge smartcourse_process_restarts).
+    process_name: str = ""
+    process_restarts: int = 0
+    # The largest event the store appends (bytes of its Avro form, or of its JSON payload),
+    # well below Kafka's 1 MB message limit; larger ones are refused with 422 event.too_large.
+    max_event_bytes: int = 512_000
+    # The largest request body the command API reads; larger ones get 413 request.too_large.
+    max_request_bytes: int = 1_048_576
+    # Toxiproxy (network faults for the chaos suite): its HTTP API port.
+    toxiproxy_port: int = 8474
+
     def model_post_init(self, __context: object) -> None:
         h = self.host
         self.pg_dsn = self.pg_dsn or (
@@ -146,3 +205,11 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
+        if not self.smtp_host and not self.smtp_port:
+            self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url
+        self.smtp_host = self.smtp_host or h
+        self.smtp_port = self.smtp_port or self.mailpit_smtp_port
+        self.public_query_url = self.public_query_url or f"http://{h}:{self.query_api_port}"
+        self.public_command_url = (self.public_command_url
+                                   or f"http://{h}:{self.command_api_port}")

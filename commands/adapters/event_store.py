@@ -24,11 +24,17 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from commands.domain.errors import ConcurrencyConflict
+from commands.domain.errors import ConcurrencyConflict, RuleViolated
 
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_BATCH = 500
+
+
+class EventTooLarge(RuleViolated):
+    """An event above the store's size limit: refused before it could reach Kafka."""
+
+    code = "event.too_large"
 
 
 @dataclass(frozen=True)
@@ -165,8 +171,10 @@ class NewEventEncoder(Protocol):
 
 
 class EventStore:
-    def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None) -> None:
+    def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None,
+                 max_event_bytes: int = 512_000) -> None:
         self.pool = pool
+        self.max_event_bytes = max_event_bytes  # well below Kafka's 1 MB message limit
         self.encoder = encoder  # None: rows are stored without bytes; the relay encodes them
         self._queue: asyncio.Queue[Commit] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -289,13 +297,14 @@ class EventStore:
                 meta = commit.metadata
                 correlation_id = str(meta.correlation_id)
                 causation_id = str(meta.causation_id) if meta.causation_id else None
+                ours: list[dict[str, Any]] = []
+                last = position
                 for stream in commit.streams:
-                    versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
                     aggregate_id = str(stream.aggregate_id)
                     for event in stream.events:
-                        position += 1
+                        last += 1
                         row = {
-                            "position": position, "event_id": str(event.event_id),
+                            "position": last, "event_id": str(event.event_id),
                             "aggregate_type": stream.aggregate_type,
                             "aggregate_id": aggregate_id, "version": event.version,
                             "event_type": event.event_type, "payload": event.payload,
@@ -304,20 +313,42 @@ class EventStore:
                         }
                         if self.encoder is not None:
                             row["encoded"] = self._encoded(StoredEvent(
-                                position=position, event_id=event.event_id,
+                                position=last, event_id=event.event_id,
                                 aggregate_type=stream.aggregate_type,
                                 aggregate_id=stream.aggregate_id, version=event.version,
                                 event_type=event.event_type, schema_version=1,
                                 payload=event.payload, occurred_at=event.occurred_at,
                                 actor=meta.actor, correlation_id=meta.correlation_id,
                                 causation_id=meta.causation_id))
-                        rows.append(row)
+                        ours.append(row)
+                oversized = self._oversized(ours)
+                if oversized is not None:
+                    _settle(commit, error=oversized)
+                    continue
+                for stream in commit.streams:
+                    versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
+                rows.extend(ours)
+                position = last
                 accepted.append((commit, position))
             if rows:
                 await conn.execute(INSERT_ROWS, [json.dumps(rows)])
         for commit, last_position in accepted:
             _settle(commit, position=last_position)
 
+
+    def _oversized(self, rows: list[dict[str, Any]]) -> EventTooLarge | None:
+        """The refusal of a commit holding an event larger than `max_event_bytes` (its
+        published form when encoded, else its JSON payload), or None."""
+        for row in rows:
+            encoded = row.get("encoded")
+            size = (len(encoded) * 3 // 4 if encoded is not None
+                    else len(json.dumps(row["payload"])))
+            if size > self.max_event_bytes:
+                return EventTooLarge(
+                    f"the {row['event_type']} event would take {size} bytes, more than the "
+                    f"{self.max_event_bytes} an event may", "event.too_large",
+                    limit=self.max_event_bytes, size=size)
+        return None
 
     def _encoded(self, event: StoredEvent) -> str | None:
         """The event's published form (base64, for the JSON document), or None."""

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request
 from prometheus_client import make_asgi_app
 
 from commands.api import errors
-from commands.api.routes import courses, enrollments, privacy, users
+from commands.api.limits import RequestSizeLimit
+from commands.api.routes import courses, enrollments, notifications, privacy, users
 from smartcourse.bootstrap import open_write_side
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
@@ -38,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(notifications.router)
     app.include_router(privacy.router)
 
     app.mount("/metrics", make_asgi_app())

@@ -7,6 +7,7 @@ the seat cap holds under concurrency by the aggregate's optimistic version check
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,11 @@ from eventsourcing.domain import event
 
 from commands.domain.base import AggregateRoot
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.limits import (
+    MAX_COURSE_CONTENT_CHARS,
+    MAX_LESSONS_PER_COURSE,
+    MAX_MODULES_PER_COURSE,
+)
 
 DRAFT, PUBLISHED, READY, ARCHIVED = "DRAFT", "PUBLISHED", "READY", "ARCHIVED"
 
@@ -47,6 +53,10 @@ class Course(AggregateRoot):
         self.content_changed = True  # edits since the last publish
         self.workflow_id: UUID | None = None
         self.seats: frozenset[UUID] = frozenset()  # enrollment ids holding a seat
+        # Each student's latest enrollment and how many they had: a cancelled student's next
+        # enrollment is a new aggregate, and at most one of theirs holds a seat at a time.
+        self.latest: dict[UUID, UUID] = {}
+        self.attempts: dict[UUID, int] = {}
 
     # -- queries used by rules -------------------------------------------------------------
     @property
@@ -61,6 +71,22 @@ class Course(AggregateRoot):
     def takes_enrollments(self) -> bool:
         return self.status in (PUBLISHED, READY)
 
+    def enrollment_of(self, student_id: UUID) -> UUID | None:
+        """The student's latest enrollment in this course, if any."""
+        return self.latest.get(student_id)
+
+    def holds_seat(self, student_id: UUID) -> bool:
+        return self.latest.get(student_id) in self.seats
+
+    def check_open(self) -> None:
+        """Enrollments are taken while published or ready; archived says so."""
+        if self.status == ARCHIVED:
+            raise Conflict("the course is archived and takes no enrollments",
+                           "enrollment.course_archived")
+        if not self.takes_enrollments:
+            raise Conflict(f"a {self.status} course takes no enrollments",
+                           "enrollment.course_not_open")
+
     def check_owner(self, user_id: UUID, is_admin: bool) -> None:
         if not is_admin and user_id != self.instructor_id:
             raise Forbidden("only the course's instructor may change it", "course.not_owner")
@@ -68,6 +94,19 @@ class Course(AggregateRoot):
     def _check_editable(self) -> None:
         if self.status == ARCHIVED:
             raise Conflict("an archived course cannot change", "course.archived")
+
+    def _check_size(self, modules: int = 0, lessons: int = 0, content_chars: int = 0) -> None:
+        """Refuse growth past commands/domain/limits.py (the events must fit in Kafka)."""
+        too_large = [
+            (len(self.modules) + modules, MAX_MODULES_PER_COURSE, "modules"),
+            (len(self.lessons) + lessons, MAX_LESSONS_PER_COURSE, "lessons"),
+            (sum(len(lesson["content"]) for lesson in self.lessons.values()) + content_chars,
+             MAX_COURSE_CONTENT_CHARS, "characters of lesson content"),
+        ]
+        for size, limit, what in too_large:
+            if size > limit:
+                raise RuleViolated(f"a course holds at most {limit} {what}", "course.too_large",
+                                   limit=limit, size=size)
 
     # -- authoring ---------------------------------------------------------------------------
     def revise_details(self, title: str, description: str, tags: list[str]) -> None:
@@ -109,7 +148,10 @@ class Course(AggregateRoot):
     def add_module(self, module_id: UUID, title: str) -> None:
         self._check_editable()
         if module_id in self.modules:
+            if self.module_titles[module_id] == title:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the module already exists", "course.module_exists")
+        self._check_size(modules=1)
         self._add_module(module_id=module_id, title=title, index=len(self.modules))
 
     @event("ModuleAdded")
@@ -126,7 +168,11 @@ class Course(AggregateRoot):
         if module_id not in self.modules:
             raise NotFound("no such module in this course", "course.module_not_found")
         if lesson_id in self.lessons:
+            if self.lessons[lesson_id] == {"module_id": module_id, "title": title,
+                                           "content": content, "assets": assets}:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the lesson already exists", "course.lesson_exists")
+        self._check_size(lessons=1, content_chars=len(content))
         self._add_lesson(
             module_id=module_id, lesson_id=lesson_id, title=title, content=content,
             assets=assets, index=len(self.modules[module_id]),
@@ -151,6 +197,7 @@ class Course(AggregateRoot):
         if lesson is None:
             raise NotFound("no such lesson in this course", "course.lesson_not_found")
         if (lesson["title"], lesson["content"]) != (title, content):
+            self._check_size(content_chars=len(content) - len(lesson["content"]))
             self._revise_lesson(lesson_id=lesson_id, title=title, content=content)
 
     @event("LessonRevised")
@@ -186,9 +233,13 @@ class Course(AggregateRoot):
                                "course.no_lessons")
         if self.status in (PUBLISHED, READY) and not self.content_changed:
             raise Conflict("this content version is already published", "course.already_published")
+        # By reference: the text stays in the lesson events (the workflow reads it from the
+        # store), so this event grows by ~1 KB per lesson at most, never by the content.
         lessons = [
             {"lesson_id": str(lid), "module_id": str(self.lessons[lid]["module_id"]),
-             "title": self.lessons[lid]["title"], "content": self.lessons[lid]["content"]}
+             "title": self.lessons[lid]["title"], "content": None,
+             "content_sha256": content_sha256(self.lessons[lid]["content"]),
+             "content_length": len(self.lessons[lid]["content"])}
             for lid in self.lesson_ids
         ]
         self._publish(workflow_id=workflow_id, content_version=self.content_version + 1,
@@ -241,11 +292,12 @@ class Course(AggregateRoot):
 
     # -- seats -------------------------------------------------------------------------------
     def reserve_seat(self, enrollment_id: UUID, student_id: UUID) -> None:
-        if not self.takes_enrollments:
-            raise Conflict(f"a {self.status} course takes no enrollments",
-                           "enrollment.course_not_open")
+        self.check_open()
         if enrollment_id in self.seats:
             return
+        if self.holds_seat(student_id):
+            raise Conflict("the student already has an open enrollment in this course",
+                           "enrollment.duplicate")
         if self.seats_taken >= self.capacity:
             raise Conflict(f"all {self.capacity} seats are taken", "enrollment.seat_cap_reached")
         self._reserve_seat(enrollment_id=enrollment_id, student_id=student_id)
@@ -253,6 +305,9 @@ class Course(AggregateRoot):
     @event("SeatReserved")
     def _reserve_seat(self, enrollment_id: UUID, student_id: UUID) -> None:
         self.seats = self.seats | {enrollment_id}
+        if self.latest.get(student_id) != enrollment_id:
+            self.latest = {**self.latest, student_id: enrollment_id}
+            self.attempts = {**self.attempts, student_id: self.attempts.get(student_id, 0) + 1}
 
     def release_seat(self, enrollment_id: UUID) -> None:
         if enrollment_id in self.seats:
@@ -261,3 +316,8 @@ class Course(AggregateRoot):
     @event("SeatReleased")
     def _release_seat(self, enrollment_id: UUID) -> None:
         self.seats = self.seats - {enrollment_id}
+
+
+def content_sha256(text: str) -> str:
+    """The reference course.published carries for a lesson's text."""
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -16,6 +16,7 @@ class AppProcess(Service):
 
     subcommand: str
     health_path = "/health"
+    restart_on_failure = True
 
     @property
     def version(self) -> str:
@@ -80,7 +81,9 @@ class Worker(AppProcess):
         # workers leave it off so their runs don't act on other tests' courses.
         publishing = os.environ.get("SMARTCOURSE_WORKFLOW_PUBLISHING", "1")
         return {**super().environment(), "SMARTCOURSE_WORKFLOW_PUBLISHING": publishing,
-                "SMARTCOURSE_WORKER_ANALYTICS": "0"}
+                "SMARTCOURSE_WORKER_ANALYTICS": "0",
+                # the enrollment workflow runs in the workflow-worker only
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0"}
 
 
 class AnalyticsWorker(Worker):
@@ -99,3 +102,26 @@ class AnalyticsWorker(Worker):
                 "SMARTCOURSE_WORKER_METRICS_PORT": str(self.settings.analytics_worker_metrics_port),
                 "SMARTCOURSE_WORKER_PROJECTIONS": "0", "SMARTCOURSE_WORKER_ANALYTICS": "1",
                 "SMARTCOURSE_WORKFLOW_PUBLISHING": "0"}
+
+
+class WorkflowWorker(Worker):
+    """The enrollment workflow and the notification sender, under a consumer group of their
+    own: SMTP waits and the workflow's commands never hold back the read models. Test
+    workers run without them (SMARTCOURSE_WORKFLOW_ENROLLMENT=0, the default), as with the
+    publishing workflow, so they never act on other tests' events."""
+
+    name = "workflow-worker"
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.workflow_worker_metrics_port}
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(),
+                "SMARTCOURSE_WORKER_APP_ID": self.settings.workflow_worker_app_id,
+                "SMARTCOURSE_WORKER_METRICS_PORT": str(self.settings.workflow_worker_metrics_port),
+                "SMARTCOURSE_WORKER_PROJECTIONS": "0", "SMARTCOURSE_WORKER_ANALYTICS": "0",
+                "SMARTCOURSE_WORKFLOW_PUBLISHING": "0",
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": os.environ.get(
+                    "SMARTCOURSE_WORKFLOW_ENROLLMENT", "1"),
+                "SMARTCOURSE_WORKER_NOTIFICATIONS": os.environ.get(
+                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1")}

@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
+from smartcourse.cli import (
+    bench,
+    demo,
+    dlq,
+    reconcile,
+    relay,
+    replay,
+    serve,
+    sql,
+    stack,
+    weaviate,
+    worker,
+)
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _process() -> None:
+    """Every process shows how often its keeper restarted it (smartcourse_process_restarts)."""
+    from smartcourse.runtime import record_restarts
+    from smartcourse.settings import Settings
+
+    record_restarts(Settings())
+
+
 app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)
@@ -20,6 +43,7 @@ app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
+app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")

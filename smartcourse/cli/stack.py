@@ -19,11 +19,15 @@ def _fail(error: StackError) -> None:
 
 
 def _print(rows: list[ServiceStatus]) -> None:
-    typer.echo(f"{'service':<12} {'version':<9} {'pid':>8}  {'healthy':<7}  endpoint")
+    kept = any(r.restarts is not None for r in rows)  # app processes: restarts and state
+    extra = f"  {'restarts':>8}  {'state':<8}" if kept else ""
+    typer.echo(f"{'service':<16} {'version':<9} {'pid':>8}  {'healthy':<7}{extra}  endpoint")
     for r in rows:
         pid = str(r.pid) if r.pid else "-"
+        more = (f"  {r.restarts if r.restarts is not None else '-':>8}  {r.state or '-':<8}"
+                if kept else "")
         typer.echo(
-            f"{r.name:<12} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}  "
+            f"{r.name:<16} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}{more}  "
             f"{r.endpoint}"
         )
 

@@ -81,7 +81,8 @@ async def make_history(settings: Settings) -> History:
             if (course_name, student_name) == CANCELLED:
                 await bus.execute(m.CancelEnrollment(enrolled.aggregate_id, "changed mind"), me)
                 continue
-            await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id), me)
+            await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id),
+                              m.Actor(me.user_id, "system"))
             done, quizzes = PLAN[(course_name, student_name)]
             for n in done:
                 await bus.execute(m.CompleteLesson(enrolled.aggregate_id,

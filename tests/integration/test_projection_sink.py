@@ -119,7 +119,7 @@ async def test_rows_say_what_happened(dsn: str, copy_of: Make) -> None:
     eid = await h.enroll(course)
     student = h.enrollments[eid][1]
     await h.enroll(course)
-    await h.do(m.ActivateEnrollment(eid), student)
+    await h.do(m.ActivateEnrollment(eid), m.Actor(student.user_id, "system"))
     await h.learn(eid, [course.lessons[0], course.lessons[2]])
     await h.do(m.ScoreQuiz(eid, uuid4(), 6, 10), student)
     await h.do(m.ScoreQuiz(eid, uuid4(), 9, 10), student)

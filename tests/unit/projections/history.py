@@ -108,8 +108,10 @@ async def scenario(history: History, courses: int = 4, students: int = 30) -> Hi
             eid = await h.enroll(course)
             student = h.enrollments[eid][1]
             if rng.random() < 0.8:
-                await h.do(m.ActivateEnrollment(eid), student)
+                await h.do(m.InitialiseProgress(eid), h.system)
+                await h.do(m.ActivateEnrollment(eid), h.system)
             await h.learn(eid, rng.sample(course.lessons, rng.randint(0, len(course.lessons))))
+            await h.do(m.IssueCertificate(eid), h.system)  # refused unless completed
             if rng.random() < 0.4:
                 await h.do(m.ScoreQuiz(eid, uuid4(), rng.randint(0, 10), 10), student)
             if rng.random() < 0.1:

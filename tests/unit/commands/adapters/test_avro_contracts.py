@@ -24,11 +24,14 @@ from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, StoredEvent
+from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.registry import EVENT_CLASSES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
+from notifications.domain.notification import Notification
+from notifications.domain.preferences import NotificationPreferences
 
 UUID_TYPE = {"type": "string", "logicalType": "uuid"}
 ENVELOPE = [
@@ -84,11 +87,37 @@ def _domain_events() -> list[Any]:
     course.archive()
     events += course.collect_events()
 
-    enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id)
+    enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id,
+                            attempt=1)
+    enrollment.initialise_progress([lesson])
     enrollment.activate()
+    reminder = uuid4()
+    enrollment.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    enrollment.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     enrollment.score_quiz(uuid4(), 7, 10)  # an int score: JSON keeps it an int
     enrollment.complete_lesson(lesson, [lesson])
     events += enrollment.collect_events()
+    certificate = Certificate(id=uuid4(), enrollment_id=enrollment_id, course_id=course.id,
+                              student_id=user.id, student_name="Ada", course_title="Intro",
+                              completed_at="2026-12-10T00:00:02+00:00")
+    events += certificate.collect_events()
+    for outcome in ("sent", "failed", "suppressed"):
+        notification = Notification(id=uuid4(), user_id=user.id, template="welcome",
+                                    channel="email", address="ada@example.org", locale="en",
+                                    category="welcome", variables={"course_title": "Intro"})
+        match outcome:
+            case "sent":
+                notification.record_sent(2, "<id@mailpit>")
+            case "failed":
+                notification.record_failed(8, "SMTP down")
+            case _:
+                notification.suppress("unsubscribed")
+        events += notification.collect_events()
+    preferences = NotificationPreferences(id=uuid4(), user_id=user.id)
+    preferences.unsubscribe("reminder", "link")
+    preferences.resubscribe("reminder")
+    preferences.choose_locale("de")
+    events += preferences.collect_events()
     dropped = Enrollment(id=dropped_id, course_id=course.id, student_id=uuid4())
     dropped.cancel("changed my mind")
     events += dropped.collect_events()
@@ -152,6 +181,8 @@ def _expected_type(hint: Any, found: Any) -> Any:
             assert found["items"]["type"] == "record"
             return {"type": "array", "items": found["items"]}
         return {"type": "array", "items": _expected_type(item, None)}
+    if typing.get_origin(hint) is dict:
+        return {"type": "map", "values": _expected_type(typing.get_args(hint)[1], None)}
     return {str: "string", int: "int", float: "double"}[hint]
 
 

@@ -12,12 +12,15 @@ from eventsourcing.domain import Aggregate
 
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
+from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
 from commands.domain.registry import AGGREGATES, EVENT_CLASSES, EVENT_TYPES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
+from notifications.domain.notification import Notification
+from notifications.domain.preferences import NotificationPreferences
 
 History = list[tuple[AggregateRoot, list[Aggregate.Event]]]
 
@@ -57,7 +60,11 @@ def live_history() -> History:
     finished = Enrollment(id=enrollment_id(course.id, student.id), course_id=course.id,
                           student_id=student.id)
     course.reserve_seat(finished.id, student.id)
+    finished.initialise_progress(course.lesson_ids)
     finished.activate()
+    reminder = uuid4()
+    finished.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    finished.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     finished.score_quiz(uuid4(), 7.5, 10.0)
     finished.complete_lesson(first, course.lesson_ids)
 
@@ -78,8 +85,24 @@ def live_history() -> History:
                       content_version=1)
     failed.fail("embed", "embedding failed", 3)
 
+    certificate = Certificate(id=uuid4(), enrollment_id=finished.id, course_id=course.id,
+                              student_id=student.id, student_name="Ada",
+                              course_title=course.title, completed_at="2026-12-10T00:00:02")
+    sent, lost, quiet = (Notification(
+        id=uuid4(), user_id=student.id, template="welcome", channel="email",
+        address=student.email, locale="en", category="welcome",
+        variables={"course_title": course.title}) for _ in range(3))
+    sent.record_sent(1, "<abc@mailpit>")
+    lost.record_failed(8, "SMTP down")
+    quiet.suppress("unsubscribed")
+    preferences = NotificationPreferences(id=uuid4(), user_id=student.id)
+    preferences.unsubscribe("reminder", "link")
+    preferences.resubscribe("reminder")
+    preferences.choose_locale("de")
+
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
-                                       completed, failed, leaver]
+                                       completed, failed, certificate, sent, lost, quiet,
+                                       preferences, leaver]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 

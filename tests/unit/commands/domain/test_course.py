@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
@@ -10,6 +11,11 @@ import pytest
 
 from commands.domain.course import ARCHIVED, DRAFT, PUBLISHED, READY, Course
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.limits import (
+    MAX_COURSE_CONTENT_CHARS,
+    MAX_LESSONS_PER_COURSE,
+    MAX_MODULES_PER_COURSE,
+)
 
 Command = Callable[[Course], object]
 
@@ -99,7 +105,13 @@ def test_the_lifecycle_runs_draft_published_ready_archived() -> None:
     assert (recorded(course), course.status) == (["course.archived"], ARCHIVED)
 
 
-def test_published_records_a_snapshot_of_the_lessons_in_course_order() -> None:
+def reference(lesson_id: UUID, module_id: UUID, title: str, text: str) -> dict[str, object]:
+    return {"lesson_id": str(lesson_id), "module_id": str(module_id), "title": title,
+            "content": None, "content_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "content_length": len(text)}
+
+
+def test_published_records_the_lessons_in_course_order_with_their_text_by_reference() -> None:
     course = given_draft()
     basics, advanced = uuid4(), uuid4()
     first, second, third = uuid4(), uuid4(), uuid4()
@@ -114,12 +126,39 @@ def test_published_records_a_snapshot_of_the_lessons_in_course_order() -> None:
 
     (published,) = course.collect_events()
     assert published.lessons == [
-        {"lesson_id": str(first), "module_id": str(basics), "title": "Events", "content": "facts"},
-        {"lesson_id": str(second), "module_id": str(basics), "title": "Commands",
-         "content": "intent"},
-        {"lesson_id": str(third), "module_id": str(advanced), "title": "Projections",
-         "content": "fold"},
+        reference(first, basics, "Events", "facts"),
+        reference(second, basics, "Commands", "intent"),
+        reference(third, advanced, "Projections", "fold"),
     ]
+
+
+def test_a_course_cannot_grow_past_its_limits() -> None:
+    """Its events must fit in Kafka: the lessons' text together, the lessons, the modules."""
+    course = given_draft(lessons=1)
+    module = first_module(course)
+    big = "x" * 100_000
+    for n in range(MAX_COURSE_CONTENT_CHARS // len(big) - 1):
+        course.add_lesson(module, uuid4(), f"L{n}", big, [])
+    course.collect_events()
+
+    with pytest.raises(RuleViolated) as refused:
+        course.add_lesson(module, uuid4(), "One too many", big, [])
+    assert refused.value.code == "course.too_large"
+    assert refused.value.details["limit"] == MAX_COURSE_CONTENT_CHARS
+    with pytest.raises(RuleViolated):
+        course.revise_lesson(course.lesson_ids[-1], "Longer", big + "x" * 100_000)
+    assert recorded(course) == []
+
+    many = given_draft()
+    for _ in range(MAX_MODULES_PER_COURSE):
+        many.add_module(uuid4(), "M")
+    with pytest.raises(RuleViolated) as refused:
+        many.add_module(uuid4(), "One too many")
+    assert refused.value.details["limit"] == MAX_MODULES_PER_COURSE
+    for _ in range(MAX_LESSONS_PER_COURSE):
+        many.add_lesson(first_module(many), uuid4(), "L", "", [])
+    with pytest.raises(RuleViolated):
+        many.add_lesson(first_module(many), uuid4(), "One too many", "", [])
 
 
 @pytest.mark.parametrize("modules", [0, 1], ids=["no module", "empty module"])
@@ -420,6 +459,22 @@ def test_a_module_is_added_once() -> None:
     assert recorded(course) == []
 
 
+def test_the_same_module_or_lesson_added_again_is_a_no_op() -> None:
+    """A client retrying after a timeout: the addition already took effect."""
+    course = given_draft(lessons=1)
+    module, lesson = first_module(course), course.lesson_ids[0]
+    added = course.lessons[lesson]
+
+    course.add_module(module, course.module_titles[module])
+    course.add_lesson(added["module_id"], lesson, added["title"], added["content"],
+                      added["assets"])
+
+    assert recorded(course) == []
+    with pytest.raises(Conflict) as refused:
+        course.add_lesson(added["module_id"], lesson, added["title"], "other text", [])
+    assert refused.value.code == "course.lesson_exists"
+
+
 def test_a_lesson_goes_into_an_existing_module() -> None:
     course = given_draft()
 
@@ -519,15 +574,33 @@ def test_a_released_seat_can_be_taken_again() -> None:
     assert (recorded(course), course.seats) == (["course.seat_reserved"], frozenset({newcomer}))
 
 
-@pytest.mark.parametrize("given", [given_draft, given_archived], ids=["draft", "archived"])
-def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course]) -> None:
+@pytest.mark.parametrize(("given", "code"), [
+    (given_draft, "enrollment.course_not_open"), (given_archived, "enrollment.course_archived"),
+], ids=["draft", "archived"])
+def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course],
+                                                        code: str) -> None:
     course = given()
 
     with pytest.raises(Conflict) as refused:
         course.reserve_seat(uuid4(), uuid4())
 
-    assert refused.value.code == "enrollment.course_not_open"
+    assert refused.value.code == code
     assert recorded(course) == []
+
+
+def test_a_student_holds_at_most_one_seat_and_a_cancelled_one_may_take_another() -> None:
+    course, student = given_published(lessons=1), uuid4()
+    first, second = uuid4(), uuid4()
+    course.reserve_seat(first, student)
+
+    with pytest.raises(Conflict) as duplicate:
+        course.reserve_seat(second, student)
+    assert duplicate.value.code == "enrollment.duplicate"
+
+    course.release_seat(first)
+    course.reserve_seat(second, student)
+    assert (course.enrollment_of(student), course.attempts[student]) == (second, 2)
+    assert course.seats == frozenset({second})
 
 
 @pytest.mark.parametrize("given", [given_published, given_ready], ids=["published", "ready"])

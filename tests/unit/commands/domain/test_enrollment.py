@@ -146,7 +146,6 @@ def test_cancelling_twice_records_one_event() -> None:
 
 
 INVALID_TRANSITIONS: list[tuple[str, str, Command]] = [
-    (COMPLETED, "activate", lambda e: e.activate()),
     (CANCELLED, "activate", lambda e: e.activate()),
     (PENDING, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
     (COMPLETED, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
@@ -170,6 +169,36 @@ def test_an_invalid_transition_is_refused(state: str, command: Command) -> None:
     assert refused.value.code == "enrollment.invalid_transition"
     assert refused.value.details == {"state": state}
     assert (recorded(enrollment), enrollment.state) == ([], state)
+
+
+# -- retries: a command that already took effect is a no-op, not a conflict --------------------
+def test_completing_the_last_lesson_again_after_completion_is_a_no_op() -> None:
+    lessons = [uuid4(), uuid4()]
+    enrollment = given(COMPLETED, lessons)
+
+    enrollment.complete_lesson(lessons[-1], lessons)  # a client retrying after a timeout
+    enrollment.complete_lesson(lessons[0], lessons)
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_activating_again_once_completed_is_a_no_op() -> None:
+    enrollment = given(COMPLETED)
+
+    enrollment.activate()
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_the_same_quiz_result_again_records_nothing() -> None:
+    enrollment = given(ACTIVE)
+    quiz = uuid4()
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+    recorded(enrollment)
+
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+
+    assert (recorded(enrollment), enrollment.quiz_scores) == ([], {quiz: 0.75})
 
 
 # -- quizzes -----------------------------------------------------------------------------------
@@ -228,8 +257,17 @@ def finish_the_only_lesson(enrollment: Enrollment) -> None:
     enrollment.complete_lesson(lesson, [lesson])
 
 
+def schedule_and_fire(enrollment: Enrollment) -> None:
+    reminder = uuid4()
+    enrollment.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    enrollment.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
+
+
 FORKED_COMMANDS: dict[str, tuple[str, Command]] = {
+    "initialise progress": (PENDING, lambda e: e.initialise_progress([uuid4(), uuid4()])),
     "activate": (PENDING, lambda e: e.activate()),
+    "schedule reminder": (ACTIVE, lambda e: e.schedule_reminder(uuid4(), "inactive", "2026")),
+    "fire reminder": (ACTIVE, schedule_and_fire),
     "progress": (ACTIVE, finish_one_of_two_lessons),
     "complete": (ACTIVE, finish_the_only_lesson),
     "score quiz": (ACTIVE, lambda e: e.score_quiz(uuid4(), 1.0, 2.0)),
