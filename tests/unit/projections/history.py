@@ -84,6 +84,12 @@ class History:
 
     async def enroll(self, course: Course) -> UUID:
         student = m.Actor(uuid4(), "student")
+        if self.rng.random() < 0.3:  # some students register, give consent, a few are erased
+            await self.do(m.RegisterUser(student.user_id, "Student", "s@example.org",
+                                         "student"), student)
+            await self.do(m.GiveConsent(student.user_id, "analytics"), student)
+            if self.rng.random() < 0.3:
+                await self.do(m.EraseUser(student.user_id, "asked"), student)
         await self.do(m.EnrollStudent(course.id, student.user_id), student)
         eid = enrollment_id(course.id, student.user_id)
         self.enrollments[eid] = (course.id, student)
