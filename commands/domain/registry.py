@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.domain.thread import Thread
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
@@ -13,7 +14,7 @@ from notifications.domain.preferences import NotificationPreferences
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
     cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Certificate, Notification,
-                                   NotificationPreferences)
+                                   NotificationPreferences, Thread)
 }
 
 EVENT_CLASSES: dict[str, type] = {

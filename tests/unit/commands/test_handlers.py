@@ -584,7 +584,7 @@ async def test_news_of_another_process_spares_the_lost_race() -> None:
 # -- progress ----------------------------------------------------------------------------------
 STUDENT_COMMANDS: dict[str, Callable[[UUID, CourseIds], Any]] = {
     "complete lesson": lambda e, c: m.CompleteLesson(e, c.lessons[0]),
-    "score quiz": lambda e, _: m.ScoreQuiz(e, uuid4(), 1.0, 2.0),
+    "submit quiz answers": lambda e, _: m.SubmitQuizAnswers(e, uuid4(), []),
     "cancel": lambda e, _: m.CancelEnrollment(e, "not mine to cancel"),
 }
 
