@@ -37,6 +37,7 @@ BENCHMARKS = {
     "freshness": "bench.freshness",
     "query_api": "bench.query_api",
     "enrollment_burst": "bench.enrollment_burst",
+    "personal_data": "bench.personal_data",
 }
 
 

@@ -88,7 +88,7 @@ async def request_notification(cmd: m.RequestNotification, actor: m.Actor,
         notification.suppress("no address known for the user")
     elif preferences is not None and not preferences.allows(cmd.category):
         notification.suppress(f"the user unsubscribed from {cmd.category}")
-    elif not consent_allows(cmd.user_id, cmd.category):
+    elif not consent_allows(cmd.user_id, cmd.category, user):
         notification.suppress("no consent")
     uow.add(notification)
     return await uow.commit(notification)

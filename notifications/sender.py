@@ -34,6 +34,7 @@ from commands.messages import Actor, RecordNotificationFailed, RecordNotificatio
 from notifications.channels import Channel, DeliveryFailed, Outgoing, Undeliverable
 from notifications.links import unsubscribe_token
 from notifications.rendering import render
+from privacy.sealing import ERASED
 
 log = logging.getLogger("smartcourse.notifications")
 
@@ -129,7 +130,10 @@ class NotificationSender:
         if any(e.event_type in FINAL for e in history):
             SENDS.labels(event.payload.get("channel", "?"), "duplicate").inc()
             return False
-        p = event.payload
+        # The address and variables are sealed with the user's data key (privacy/sealing.py).
+        p = await self.bus.personal.open(event.event_type, event.aggregate_id, event.payload)
+        if p["address"] == ERASED:
+            return await self._failed(event, 0, "the user's personal data was erased")
         channel = self.channels.get(p["channel"])
         user = UUID(str(p["user_id"]))
         variables = self.links.variables(user, p["category"], dict(p["variables"]))

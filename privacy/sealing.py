@@ -108,9 +108,9 @@ class PersonalData:
         if key is None:
             from commands.domain.errors import Conflict
             raise Conflict("this user's personal data was erased", "user.erased")
-        return {name: seal_value(key, value, subject, event_type, name)
-                if name in spec.fields and isinstance(value, str) and not is_sealed(value)
-                else value for name, value in payload.items()}
+        return {name: _each(value, lambda v, n=name: seal_value(key, v, subject, event_type, n)
+                            if not is_sealed(v) else v)
+                if name in spec.fields else value for name, value in payload.items()}
 
     async def open(self, event_type: str, aggregate_id: UUID,
                    payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,11 +120,21 @@ class PersonalData:
             return dict(payload)
         subject = self.subject(event_type, aggregate_id, payload)
         key = await self.keys.get(subject)
-        return {name: open_value(key, value, subject, event_type, name)
+        return {name: _each(value, lambda v, n=name: open_value(key, v, subject, event_type, n))
                 if name in spec.fields else value for name, value in payload.items()}
 
     async def shred(self, subject: UUID) -> bool:
         return await self.keys.shred(subject)
+
+
+def _each(value: Any, change: Any) -> Any:
+    """A personal field is a string, or a map of strings (each value sealed on its own, so
+    the contract's type stays as it is)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {k: change(v) if isinstance(v, str) else v for k, v in value.items()}
+    return value
 
 
 class MemoryKeys:

@@ -30,9 +30,8 @@ FROM read_models.audit_log WHERE user_id = %s OR actor_id = %s ORDER BY position
 """
 # The analytics keep ids and facts only (no personal fields, privacy/personal.py).
 ANALYTICS = """
-SELECT toString(event_id) AS event_id, event_type, toString(aggregate_id) AS aggregate_id,
-       occurred_at, actor, toString(course_id) AS course_id,
-       toString(enrollment_id) AS enrollment_id, score, max_score
+SELECT event_id, event_type, aggregate_id, occurred_at, actor, course_id, enrollment_id,
+       score, max_score
 FROM events
 WHERE student_id = {u:UUID} OR actor = {t:String} OR aggregate_id = {u:UUID}
    OR enrollment_id IN (SELECT enrollment_id FROM enrollments WHERE student_id = {u:UUID})

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from commands.domain.errors import NotFound
+from privacy.keys import PostgresKeys
+from privacy.sealing import PersonalData
 from query_api.deps import Reader, reading
 from query_api.models import read_responses
 from query_api.pdf import certificate_pdf
@@ -41,7 +43,12 @@ async def _find(read: Reader, certificate_id: UUID) -> Certificate:
         raise NotFound("no certificate with this id was issued", "certificate.not_found")
     keys = ("certificate_id", "enrollment_id", "course_id", "student_id", "student_name",
             "course_title", "completed_at", "issued_at")
-    return Certificate(valid=True, **dict(zip(keys, row, strict=True)))
+    found = dict(zip(keys, row, strict=True))
+    # The name is stored sealed with the student's data key; erased, it reads `[erased]`.
+    personal = PersonalData(PostgresKeys(read.state.pool, ttl=0))
+    opened = await personal.open("certificate.issued", found["enrollment_id"], {
+        "student_id": found["student_id"], "student_name": found["student_name"]})
+    return Certificate(valid=True, **{**found, "student_name": opened["student_name"]})
 
 
 @router.get("/certificates/{certificate_id}", responses=read_responses(404))

@@ -34,7 +34,7 @@ from tests.integration.test_worker import writer as writer  # noqa: F401
 pytestmark = pytest.mark.integration
 
 COURSE_PROJECTIONS = {"course_catalog", "course_detail", "instructor_courses",
-                      "student_enrollments"}
+                      "student_enrollments", "audit_log"}
 
 
 def produce_garbage(settings: Settings, topic: str, key: UUID,

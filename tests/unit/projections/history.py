@@ -87,6 +87,10 @@ class History:
         n = len(self.enrollments)
         await self.do(m.RegisterUser(student.user_id, f"Student {n}", f"student{n}@example.org",
                                      "student"), student)
+        if self.rng.random() < 0.3:  # some give consent, a few are erased
+            await self.do(m.GiveConsent(student.user_id, "analytics"), student)
+            if self.rng.random() < 0.3:
+                await self.do(m.EraseUser(student.user_id, "asked"), student)
         await self.do(m.EnrollStudent(course.id, student.user_id), student)
         eid = enrollment_id(course.id, student.user_id)
         self.enrollments[eid] = (course.id, student)
