@@ -66,10 +66,7 @@ async def seed(base: str, settings: Settings) -> Seed:
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=32)) as http:
         async def post(path: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
-            for _ in range(5):  # a concurrency conflict (hot course, busy machine): again
-                reply = await http.post(path, json=body, headers=headers)
-                if reply.status_code != 409 or "concurrency" not in reply.text:
-                    break
+            reply = await http.post(path, json=body, headers=headers)
             reply.raise_for_status()
             return reply.json()
 
