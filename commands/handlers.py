@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from commands import messages as m
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import COMPLETED, Enrollment
-from commands.domain.errors import Conflict, Forbidden, RuleViolated
-from commands.domain.ids import enrollment_id
+from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.ids import email_claim_id, enrollment_id
+from commands.domain.quiz import grade
 from commands.domain.user import ROLES, User
 from commands.domain.workflow import Workflow
 from commands.unit_of_work import CommandResult, UnitOfWork
+from identity.emails import normalise_email
 
 Handler = Callable[[Any, m.Actor, UnitOfWork], Awaitable[CommandResult]]
 
@@ -27,14 +31,61 @@ def _require_role(actor: m.Actor, *roles: str) -> None:
 
 
 async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """One account per email: the email's claim stream is created in the same commit, so a
+    concurrent registration with the same email loses the race and then finds it taken."""
     if cmd.role not in ROLES:
         raise RuleViolated(f"unknown role {cmd.role!r}", "user.unknown_role")
     if cmd.role != "student" or actor.user_id != cmd.user_id:
         _require_role(actor, "admin")  # only admins create staff or other people's accounts
+    email = normalise_email(cmd.email)
     if await uow.find(User, cmd.user_id) is not None:
         raise Conflict("the user is already registered", "user.exists")
-    user = User(id=cmd.user_id, display_name=cmd.display_name, email=cmd.email, role=cmd.role)
+    claim_id = email_claim_id(email)
+    if await uow.find(EmailClaim, claim_id) is not None:
+        raise Conflict("an account with this email exists", "user.email_taken")
+    user = User(id=cmd.user_id, display_name=cmd.display_name, email=email, role=cmd.role)
     uow.add(user)
+    uow.add(EmailClaim(id=claim_id, user_id=cmd.user_id))
+    return await uow.commit(user)
+
+
+async def change_role(cmd: m.ChangeRole, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "admin")
+    if cmd.role not in ROLES:
+        raise RuleViolated(f"unknown role {cmd.role!r}", "user.unknown_role")
+    user = await uow.get(User, cmd.user_id)
+    user.change_role(cmd.role)
+    return await uow.commit(user)
+
+
+async def deactivate_user(cmd: m.DeactivateUser, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    """Admins deactivate anyone but themselves (the last admin could lock everyone out);
+    users may close their own account."""
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    elif actor.role == "admin":
+        raise RuleViolated("an admin cannot deactivate their own account",
+                           "user.cannot_deactivate_self")
+    user = await uow.get(User, cmd.user_id)
+    user.deactivate(cmd.reason)
+    return await uow.commit(user)
+
+
+async def reactivate_user(cmd: m.ReactivateUser, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.reactivate()
+    return await uow.commit(user)
+
+
+async def record_password_change(cmd: m.RecordPasswordChange, actor: m.Actor,
+                                 uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.record_password_change()
     return await uow.commit(user)
 
 
@@ -87,13 +138,46 @@ async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(course)
 
 
+async def _course(uow: UnitOfWork, course_id: Any) -> Course:
+    """The course, unless it does not exist or was deleted."""
+    course = await uow.get(Course, course_id)
+    if course.deleted:
+        raise NotFound(f"no course {course_id}", "course.not_found")
+    return course
+
+
 async def _check_courses_exist(uow: UnitOfWork, course_ids: list[Any]) -> None:
     for course_id in course_ids:
-        await uow.get(Course, course_id)
+        await _course(uow, course_id)
+
+
+async def _check_no_prerequisite_cycle(uow: UnitOfWork, course: Course,
+                                       prerequisites: list[Any]) -> None:
+    """Refuse prerequisites that lead back to the course (A needs B, B needs A): nobody
+    could ever join either. Every course on the way is read in this unit of work, so a
+    concurrent change to one of them makes the commit fail and the check run again."""
+    parent: dict[Any, Any] = {}
+    todo = [(p, course.id) for p in prerequisites]
+    while todo:
+        current, via = todo.pop()
+        if current in parent:
+            continue
+        parent[current] = via
+        found = await uow.find(Course, current)
+        for further in found.prerequisites if found is not None else ():
+            if further == course.id:
+                chain = [current]
+                while chain[-1] != course.id:
+                    chain.append(parent[chain[-1]])
+                raise RuleViolated(
+                    "these prerequisites would make a cycle: no student could join any of "
+                    "its courses", "course.prerequisite_cycle",
+                    cycle=[str(c) for c in [*reversed(chain), course.id]])
+            todo.append((further, current))
 
 
 async def _owned_course(uow: UnitOfWork, course_id: Any, actor: m.Actor) -> Course:
-    course = await uow.get(Course, course_id)
+    course = await _course(uow, course_id)
     course.check_owner(actor.user_id, actor.is_admin)
     return course
 
@@ -116,8 +200,10 @@ async def set_prerequisites(
     cmd: m.SetPrerequisites, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
-    await _check_courses_exist(uow, [p for p in cmd.prerequisites if p != course.id])
+    others = [p for p in cmd.prerequisites if p != course.id]
+    await _check_courses_exist(uow, others)
     course.set_prerequisites(list(cmd.prerequisites))
+    await _check_no_prerequisite_cycle(uow, course, others)
     return await uow.commit(course)
 
 
@@ -145,6 +231,76 @@ async def remove_lesson(cmd: m.RemoveLesson, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(course)
 
 
+async def rename_module(cmd: m.RenameModule, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.rename_module(cmd.module_id, cmd.title)
+    return await uow.commit(course)
+
+
+async def remove_module(cmd: m.RemoveModule, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_module(cmd.module_id)
+    return await uow.commit(course)
+
+
+async def reorder_modules(
+    cmd: m.ReorderModules, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.reorder_modules(list(cmd.module_ids))
+    return await uow.commit(course)
+
+
+async def move_lesson(cmd: m.MoveLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.move_lesson(cmd.lesson_id, cmd.module_id, cmd.index)
+    return await uow.commit(course)
+
+
+async def revise_lesson_assets(
+    cmd: m.ReviseLessonAssets, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_lesson_assets(cmd.lesson_id, list(cmd.assets))
+    return await uow.commit(course)
+
+
+async def delete_course(cmd: m.DeleteCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.delete()
+    return await uow.commit(course)
+
+
+async def restore_course(cmd: m.RestoreCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.restore()
+    return await uow.commit(course)
+
+
+async def add_quiz(cmd: m.AddQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.add_quiz(dict(cmd.quiz))
+    return await uow.commit(course)
+
+
+async def revise_quiz(cmd: m.ReviseQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_quiz(dict(cmd.quiz))
+    return await uow.commit(course)
+
+
+async def remove_quiz(cmd: m.RemoveQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_quiz(str(cmd.quiz_id))
+    return await uow.commit(course)
+
+
+async def set_quiz_rules(cmd: m.SetQuizRules, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.set_quiz_rules(cmd.score_policy, cmd.require_passing_quizzes)
+    return await uow.commit(course)
+
+
 async def publish_course(cmd: m.PublishCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
     course.publish(cmd.workflow_id)
@@ -155,7 +311,7 @@ async def mark_course_ready(
     cmd: m.MarkCourseReady, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     _require_role(actor, "system")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     course.mark_ready(cmd.content_version, cmd.workflow_id, cmd.chunk_count)
     return await uow.commit(course)
 
@@ -164,7 +320,7 @@ async def revert_course_to_draft(
     cmd: m.RevertCourseToDraft, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     _require_role(actor, "system")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     course.revert_to_draft(cmd.workflow_id, cmd.reason)
     return await uow.commit(course)
 
@@ -180,7 +336,7 @@ async def enroll_student(cmd: m.EnrollStudent, actor: m.Actor, uow: UnitOfWork) 
     transaction (the course's version check serialises them, also across processes)."""
     if actor.user_id != cmd.student_id:
         _require_role(actor, "admin")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     if course.holds_seat(cmd.student_id):
         existing = await uow.find(Enrollment, course.enrollment_of(cmd.student_id))
         if existing is not None:
@@ -236,15 +392,34 @@ async def complete_lesson(cmd: m.CompleteLesson, actor: m.Actor, uow: UnitOfWork
     return await uow.commit(enrollment)
 
 
+def _required(course: Course) -> frozenset[UUID]:
+    return frozenset(UUID(q) for q in course.required_quiz_ids)
+
+
 def completion_requirements_met(course: Course, enrollment: Enrollment) -> bool:
-    """What a course requires beyond its lessons before an enrollment completes. The hook
-    for a "quizzes required" course rule: none of the course's rules asks more yet."""
-    return True
+    """What a course requires beyond its lessons before an enrollment completes: every quiz
+    passed, when the course's quiz rules say so (`require_passing_quizzes`)."""
+    return enrollment.quizzes_passed(_required(course))
 
 
 async def score_quiz(cmd: m.ScoreQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
-    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    """Scores come from the server's grading; only the platform records one directly."""
+    _require_role(actor, "system")
+    enrollment = await uow.get(Enrollment, cmd.enrollment_id)
     enrollment.score_quiz(cmd.quiz_id, cmd.score, cmd.max_score)
+    return await uow.commit(enrollment)
+
+
+async def submit_quiz_answers(
+    cmd: m.SubmitQuizAnswers, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    """Grade a student's answers against the course's quiz and record the attempt."""
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    course = await uow.get(Course, enrollment.course_id)
+    quiz = course.quiz(str(cmd.quiz_id))
+    answers = [dict(a) for a in cmd.answers]
+    enrollment.attempt_quiz(cmd.quiz_id, answers, grade(quiz, answers), quiz["max_attempts"],
+                            course.score_policy, course.lesson_ids, _required(course))
     return await uow.commit(enrollment)
 
 
@@ -297,6 +472,10 @@ async def complete_workflow(
 
 HANDLERS: dict[type, Handler] = {
     m.RegisterUser: register_user,
+    m.ChangeRole: change_role,
+    m.DeactivateUser: deactivate_user,
+    m.ReactivateUser: reactivate_user,
+    m.RecordPasswordChange: record_password_change,
     m.EraseUser: erase_user,
     m.GiveConsent: give_consent,
     m.WithdrawConsent: withdraw_consent,
@@ -308,6 +487,18 @@ HANDLERS: dict[type, Handler] = {
     m.AddLesson: add_lesson,
     m.ReviseLesson: revise_lesson,
     m.RemoveLesson: remove_lesson,
+    m.RenameModule: rename_module,
+    m.RemoveModule: remove_module,
+    m.ReorderModules: reorder_modules,
+    m.MoveLesson: move_lesson,
+    m.ReviseLessonAssets: revise_lesson_assets,
+    m.DeleteCourse: delete_course,
+    m.RestoreCourse: restore_course,
+    m.AddQuiz: add_quiz,
+    m.ReviseQuiz: revise_quiz,
+    m.RemoveQuiz: remove_quiz,
+    m.SetQuizRules: set_quiz_rules,
+    m.SubmitQuizAnswers: submit_quiz_answers,
     m.PublishCourse: publish_course,
     m.MarkCourseReady: mark_course_ready,
     m.RevertCourseToDraft: revert_course_to_draft,
@@ -324,6 +515,7 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+
 def _workflow_handlers() -> dict[type, Handler]:
     from commands.workflow_handlers import HANDLERS as WORKFLOW_HANDLERS
 
@@ -331,3 +523,8 @@ def _workflow_handlers() -> dict[type, Handler]:
 
 
 HANDLERS.update(_workflow_handlers())
+
+# The assistant room's commands (ai.* events) go through the same bus.
+from assistant.handlers import HANDLERS as _ASSISTANT_HANDLERS  # noqa: E402
+
+HANDLERS.update(_ASSISTANT_HANDLERS)

@@ -6,25 +6,37 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who issues a command: a user with a role, or the platform's own workflows."""
-
-    user_id: UUID
-    role: str  # student | instructor | admin | system
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ("admin", "system")
+from identity.actor import Actor as Actor  # commands name their actor; it lives with identity
 
 
 @dataclass(frozen=True)
 class RegisterUser:
     user_id: UUID
     display_name: str
-    email: str
+    email: str  # normalised (identity.emails): the claim that keeps emails unique
     role: str
+
+
+@dataclass(frozen=True)
+class ChangeRole:
+    user_id: UUID
+    role: str
+
+
+@dataclass(frozen=True)
+class DeactivateUser:
+    user_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReactivateUser:
+    user_id: UUID
+
+
+@dataclass(frozen=True)
+class RecordPasswordChange:
+    user_id: UUID
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,89 @@ class RemoveLesson:
 
 
 @dataclass(frozen=True)
+class RenameModule:
+    course_id: UUID
+    module_id: UUID
+    title: str
+
+
+@dataclass(frozen=True)
+class RemoveModule:
+    course_id: UUID
+    module_id: UUID
+
+
+@dataclass(frozen=True)
+class ReorderModules:
+    course_id: UUID
+    module_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class MoveLesson:
+    """Within its module (a reorder) or into another one, at `index` there."""
+
+    course_id: UUID
+    lesson_id: UUID
+    module_id: UUID
+    index: int
+
+
+@dataclass(frozen=True)
+class ReviseLessonAssets:
+    course_id: UUID
+    lesson_id: UUID
+    assets: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeleteCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class RestoreCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class AddQuiz:
+    """`quiz`: JSON-shaped (ids as text): quiz_id, title, lesson_id or module_id, pass_mark
+    (percent), max_attempts (0: unlimited), questions."""
+
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReviseQuiz:
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RemoveQuiz:
+    course_id: UUID
+    quiz_id: UUID
+
+
+@dataclass(frozen=True)
+class SetQuizRules:
+    course_id: UUID
+    score_policy: str  # best | last
+    require_passing_quizzes: bool
+
+
+@dataclass(frozen=True)
+class SubmitQuizAnswers:
+    """A student's answers: the server grades them against the course's quiz."""
+
+    enrollment_id: UUID
+    quiz_id: UUID
+    answers: list[dict[str, Any]]  # question_id (text), choices (indexes), text
+
+
+@dataclass(frozen=True)
 class PublishCourse:
     course_id: UUID
     workflow_id: UUID
@@ -154,6 +249,8 @@ class CompleteLesson:
 
 @dataclass(frozen=True)
 class ScoreQuiz:
+    """A score recorded by the platform itself (imports); students submit answers instead."""
+
     enrollment_id: UUID
     quiz_id: UUID
     score: float

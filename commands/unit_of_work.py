@@ -23,7 +23,7 @@ from uuid import UUID
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, Metadata, NewEvent, StreamAppend, failed
 from commands.domain.base import AggregateRoot
-from commands.domain.errors import ConcurrencyConflict, NotFound, SmartCourseError
+from commands.domain.errors import ConcurrencyConflict, Conflict, NotFound, SmartCourseError
 from commands.domain.ids import event_id
 from privacy.sealing import MemoryKeys, PersonalData
 
@@ -134,6 +134,14 @@ class UnitOfWork:
         return found
 
     def add(self, aggregate: AggregateRoot) -> None:
+        """Track a new aggregate (its id was looked up with `find` first)."""
+        taken = self._tracked.get(aggregate.id)
+        if taken is not None and taken[0] is not None:
+            # Retrying could never succeed: the id's stream exists, under another kind.
+            raise Conflict(
+                f"the id {aggregate.id} already belongs to a {taken[0].type_name}, not a "
+                f"{aggregate.type_name}", "id.taken_by_other_kind",
+                kind=taken[0].type_name)
         self._tracked.pop(aggregate.id, None)  # new aggregates' events follow the others'
         self._tracked[aggregate.id] = (aggregate, 0, None)
 

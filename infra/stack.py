@@ -33,6 +33,7 @@ APP_CLASSES = {
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
     "workflow-worker": "infra.app.services:WorkflowWorker",
+    "assistant-api": "infra.app.services:AssistantApi",
 }
 
 

@@ -11,6 +11,7 @@ from projections.read_models import (
     course_roster,
     enrollment_progress,
     instructor_courses,
+    quiz_attempts,
     student_enrollments,
     user_profiles,
 )
@@ -20,7 +21,7 @@ PROJECTIONS: dict[str, Projection] = {
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
         student_enrollments.PROJECTION, course_roster.PROJECTION,
         enrollment_progress.PROJECTION, certificates.PROJECTION, audit_log.PROJECTION,
-        user_profiles.PROJECTION,
+        user_profiles.PROJECTION, quiz_attempts.PROJECTION,
     )
 }
 

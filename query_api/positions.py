@@ -24,6 +24,7 @@ STUDENT_ENROLLMENTS = "student_enrollments"
 COURSE_ROSTER = "course_roster"
 AUDIT_LOG = "audit_log"
 USER_PROFILES = "user_profiles"
+QUIZ_ATTEMPTS = "quiz_attempts"
 
 RELAY_CHECKPOINT = "kafka-relay"  # event_store.checkpoints row of the outbox relay
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
 from psycopg import AsyncConnection
 
-from commands.api.auth import issue_token
 from projections.deliveries import EventDelivery, WatermarkDelivery
 from projections.positions import advance_positions, aprojection_positions
 from projections.registry import PROJECTIONS
@@ -25,6 +24,7 @@ from projections.sink import PostgresProjector
 from projections.store_reader import read_pages, store_head
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
+from tests.support.quizzes import answers_for, choice_quiz
 
 
 class ReadModels:
@@ -69,13 +69,11 @@ class ReadModels:
 class Reader:
     """A query API client acting as one user (or anonymously)."""
 
-    def __init__(self, base_url: str, settings: Settings, role: str | None = None,
-                 user_id: UUID | None = None) -> None:
-        self.user_id = user_id or uuid4()
-        self.role = role
-        headers = ({"Authorization": f"Bearer {issue_token(settings, self.user_id, role)}"}
-                   if role else {})
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+    def __init__(self, base_url: str, client: CommandClient | None = None) -> None:
+        self.user_id = client.user_id if client else None
+        self.role = client.role if client else None
+        self.http = httpx.Client(base_url=base_url, headers=client.headers if client else {},
+                                 timeout=30)
 
     def get(self, path: str, token: int | None = None, **params: Any) -> httpx.Response:
         headers = {"X-Consistency-Token": str(token)} if token is not None else {}
@@ -167,7 +165,9 @@ def world(command_api: str, read_models: ReadModels) -> World:
     for student in (0, 1):
         w.act(student, "Alpha", "activate")
     w.act(0, "Alpha", f"lessons/{alpha[0]}/complete")
-    w.act(0, "Alpha", f"quizzes/{uuid4()}/score", {"score": 8, "max_score": 10})
+    quiz = choice_quiz(5, module_id=w.modules["M1"])
+    quiz_id = w.write(w.instructor, f"/courses/{w.courses['Alpha']}/quizzes", quiz)["quiz_id"]
+    w.act(0, "Alpha", f"quizzes/{quiz_id}/attempts", answers_for(quiz, right=4))
     for lesson in alpha:
         w.act(1, "Alpha", f"lessons/{lesson}/complete")
     w.act(2, "Alpha", "cancel", {"reason": "changed my mind"})
@@ -178,16 +178,16 @@ def world(command_api: str, read_models: ReadModels) -> World:
 
 @pytest.fixture(scope="module")
 def anonymous(query_api: str, stack: Settings) -> Reader:
-    return Reader(query_api, stack)
+    return Reader(query_api)
 
 
 @pytest.fixture(scope="module")
-def admin(query_api: str, stack: Settings) -> Reader:
-    return Reader(query_api, stack, "admin")
+def admin(query_api: str, command_api: str) -> Reader:
+    return Reader(query_api, CommandClient(command_api, role="admin"))
 
 
 def as_user(query_api: str, settings: Settings, client: CommandClient) -> Reader:
-    return Reader(query_api, settings, client.role, UUID(str(client.user_id)))
+    return Reader(query_api, client)
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_health_and_openapi(anonymous: Reader) -> None:
 
 
 def test_the_catalog_lists_published_courses_by_title(anonymous: Reader, world: World) -> None:
-    page = anonymous.ok("/courses", world.position, q=world.marker)
+    page = anonymous.ok("/courses", world.position, q=world.marker, sort="title")
     assert titles(page) == ["Alpha", "Delta", "Gamma"]  # not the draft Beta
     alpha = page["items"][0]
     assert alpha["course_id"] == world.courses["Alpha"]
@@ -232,19 +232,23 @@ def test_the_catalog_lists_published_courses_by_title(anonymous: Reader, world: 
 
 
 def test_catalog_search_and_filters(anonymous: Reader, world: World) -> None:
-    assert titles(anonymous.ok("/courses", q=world.marker.upper())) == ["Alpha", "Delta",
-                                                                       "Gamma"]
+    assert titles(anonymous.ok("/courses", q=world.marker.upper(), sort="title")) == [
+        "Alpha", "Delta", "Gamma"]
     assert titles(anonymous.ok("/courses", q=f"{world.marker} gam")) == ["Gamma"]
     assert titles(anonymous.ok("/courses", tag=world.tag)) == ["Alpha"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag=["python", world.tag])) == [
-        "Alpha"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag="python")) == ["Alpha", "Gamma"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag=["python", "nope"])) == []
-    assert titles(anonymous.ok("/courses", q=world.marker,
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
+                               tag=["python", world.tag])) == ["Alpha"]
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title", tag="python")) == [
+        "Alpha", "Gamma"]
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
+                               tag=["python", "nope"])) == []
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
                                instructor_id=str(world.other_instructor.user_id))) == ["Delta"]
-    ready = anonymous.ok("/courses", q=world.marker, status="READY")["items"]
+    ready = anonymous.ok("/courses", q=world.marker, sort="title", status="READY")["items"]
     assert {c["status"] for c in ready} <= {"READY"}  # made ready by content processing
-    assert titles(anonymous.ok("/courses", q=f"%{world.marker}")) == []  # % is literal
+    assert titles(anonymous.ok("/courses", q="%_")) == []  # no word: no wildcard either
+    ranked = titles(anonymous.ok("/courses", q=f"{world.marker} alpha"))
+    assert ranked == ["Alpha"]  # every word must match
 
 
 def test_drafts_are_listed_for_their_instructor_and_admins(
@@ -253,24 +257,27 @@ def test_drafts_are_listed_for_their_instructor_and_admins(
     readers["s0"].refused("/courses", 403, "catalog.status_forbidden", status="DRAFT")
     readers["b"].refused("/courses", 403, "catalog.status_forbidden", status="DRAFT",
                          instructor_id=str(world.instructor.user_id))
-    assert titles(readers["a"].ok("/courses", status="DRAFT", q=world.marker)) == ["Beta"]
-    assert titles(readers["b"].ok("/courses", status="DRAFT", q=world.marker)) == []
-    assert titles(admin.ok("/courses", status="DRAFT", q=world.marker)) == ["Beta"]
+    drafts = {"status": "DRAFT", "q": world.marker, "sort": "title"}
+    assert titles(readers["a"].ok("/courses", **drafts)) == ["Beta"]
+    assert titles(readers["b"].ok("/courses", **drafts)) == []
+    assert titles(admin.ok("/courses", **drafts)) == ["Beta"]
 
 
 def test_catalog_pages_follow_the_cursor(anonymous: Reader, world: World) -> None:
     seen, cursor = [], None
     for _ in range(5):
-        params = {"q": world.marker, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params = {"q": world.marker, "sort": "title", "limit": 1,
+                  **({"cursor": cursor} if cursor else {})}
         page = anonymous.ok("/courses", **params)
         seen += titles(page)
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == ["Alpha", "Delta", "Gamma"]
-    two = anonymous.ok("/courses", q=world.marker, limit=2)
+    two = anonymous.ok("/courses", q=world.marker, sort="title", limit=2)
     assert titles(two) == ["Alpha", "Delta"]
-    rest = anonymous.ok("/courses", q=world.marker, limit=2, cursor=two["next_cursor"])
+    rest = anonymous.ok("/courses", q=world.marker, sort="title", limit=2,
+                        cursor=two["next_cursor"])
     assert (titles(rest), rest["next_cursor"]) == (["Gamma"], None)
 
 
