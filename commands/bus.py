@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from commands.adapters.event_store import EventStore, Metadata
+from commands.domain.base import AggregateRoot
 from commands.handlers import HANDLERS
 from commands.messages import Actor
-from commands.unit_of_work import AggregateCache, CommandResult, run_command
+from commands.unit_of_work import AggregateCache, CommandResult, UnitOfWork, run_command
+from privacy.sealing import MemoryKeys, PersonalData
+
+A = TypeVar("A", bound=AggregateRoot)
 
 
 class CommandBus:
-    def __init__(self, store: EventStore, cache: AggregateCache | None = None) -> None:
+    def __init__(self, store: EventStore, cache: AggregateCache | None = None,
+                 personal: PersonalData | None = None) -> None:
         self.store = store
         self.cache = cache or AggregateCache()
+        # Keys in memory only for the fakes of unit tests: the composition root always
+        # passes the PostgreSQL key store (smartcourse/bootstrap.py).
+        self.personal = personal or PersonalData(MemoryKeys())
 
     async def execute(
         self,
@@ -30,5 +38,13 @@ class CommandBus:
             causation_id=causation_id,
         )
         return await run_command(
-            lambda uow: handler(command, actor, uow), self.store, self.cache, metadata
+            lambda uow: handler(command, actor, uow), self.store, self.cache, metadata,
+            self.personal,
         )
+
+    async def peek(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """An aggregate as this process knows it (its cache, caught up with other processes'
+        appends), without a command: for the write side's own questions, such as which role
+        a token's user has now."""
+        uow = UnitOfWork(self.store, self.cache, Metadata(actor=None, correlation_id=uuid4()))
+        return await uow.find(cls, aggregate_id)

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from prometheus_client import REGISTRY
 
+from identity.http import hygiene
+from operations.platform_metrics import PlatformCollector
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
@@ -15,6 +18,7 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    audit,
     certificates,
     content,
     courses,
@@ -22,7 +26,11 @@ from query_api.routes import (
     instructors,
     learning,
     operations,
+    privacy,
 )
+from smartcourse.bootstrap import identity_for_reads, open_keyring
+from smartcourse.observability import api as observed
+from smartcourse.observability.health import DegradedModes, Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -34,8 +42,12 @@ DESCRIPTION = """Reads of the SmartCourse learning platform, served from the pro
 Every read answers `X-Read-Position`: the position it reflects."""
 
 
+POSITIONS_POLLED = "positions_polled"
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,10 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
+        app.state.identity = identity_for_reads(settings, keyring, pool)
+        platform = PlatformCollector(settings, (settings.worker_app_id,
+                                                settings.analytics_worker_app_id,
+                                                settings.workflow_worker_app_id))
+        REGISTRY.register(platform)
         tune_garbage_collector(settings.gc_thresholds)
         try:
             yield
         finally:
+            REGISTRY.unregister(platform)
             await close_searches()
             await watcher.stop()
             await pool.close()
@@ -58,7 +76,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     for module in (courses, instructors, enrollments, learning, content, analytics,
-                   operations, certificates):
+                   operations, certificates, audit, privacy):
         app.include_router(module.router)
+    modes = DegradedModes()
+
+    async def readiness(request: Request) -> Readiness:
+        state = request.app.state
+
+        async def postgres() -> None:
+            async with state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+
+        if state.watcher.listening:
+            modes.leave(POSITIONS_POLLED)
+        else:
+            modes.enter(POSITIONS_POLLED, "the position listener lost its connection; "
+                        "read-your-writes waits poll the database")
+        return await check_async({"postgres": postgres}, modes)
+
+    observed.install(app, "query", readiness, settings)
     return app

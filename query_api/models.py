@@ -220,10 +220,6 @@ class Projections(BaseModel):
     projections: list[ProjectionStatus]
 
 
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-
-
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str = Field(description="stable and machine-readable, e.g. course.not_found")
@@ -247,6 +243,22 @@ _MEANING = {
 READ_POSITION = {"X-Read-Position": {
     "description": "the global position the answer reflects (min over the read models read)",
     "schema": {"type": "integer"}}}
+
+
+class AuditEntry(BaseModel):
+    """One audited action: who (`actor`), what (`action`, an event type), on what (`subject_*`),
+    about whom (`user_id`), when, and the details kept (never personal data)."""
+
+    position: int
+    occurred_at: datetime
+    actor: str | None
+    action: str
+    subject_type: str
+    subject_id: UUID
+    user_id: UUID | None
+    correlation_id: UUID
+    event_id: UUID
+    details: dict[str, Any]
 
 
 def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

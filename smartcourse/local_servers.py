@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from uuid import uuid4
 
 import httpx
 
@@ -24,23 +23,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(command: str, settings: Settings, log_dir: Path, *args: str) -> Iterator[str]:
-    """Run `smartcourse <command> --port P`, wait for /health, yield the base URL."""
+def serve(command: str, settings: Settings, log_dir: Path, *args: str,
+          health: str = "/health", env: dict[str, str] | None = None,
+          start_timeout: float = 60) -> Iterator[str]:
+    """Run `smartcourse <command> --port P`, wait until `health` answers 200 (readiness by
+    default; "/health/live" for a process expected to run degraded), yield the base URL."""
     port = free_port()
     log = (log_dir / f"{command}-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "smartcourse", command, "--port", str(port), *args],
-        env={**os.environ, "SMARTCOURSE_DATA_DIR": str(settings.data_dir)},
+        env={**os.environ, "SMARTCOURSE_DATA_DIR": str(settings.data_dir), **(env or {})},
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://{settings.host}:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{command} exited with {proc.returncode}; see {log.name}")
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{health}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -66,20 +68,23 @@ def store_head(settings: Settings) -> int:
 
 
 def wait_until_caught_up(settings: Settings, timeout: float = 300) -> None:
-    """Until every projection, as the query API's /projections reports it, holds every event
-    the store held when the wait began: a relay and a worker just started first work off the
-    backlog (the relay's own checkpoint may still be behind the store). Bounded poll."""
-    from commands.api.auth import issue_token
+    """Until every projection holds every event the store held when the wait began: a relay
+    and a worker just started first work off the backlog (the relay's own checkpoint may
+    still be behind the store). Reads the positions the query API's /projections reports,
+    from the database directly (no admin token needed). Bounded poll."""
+    import psycopg
+
+    from projections.positions import projection_positions
 
     target = store_head(settings)
-    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
-    url = f"http://{settings.host}:{settings.query_api_port}/projections"
     deadline = time.monotonic() + timeout
     while True:
-        status = httpx.get(url, headers=admin, timeout=10).json()
-        behind = {p["name"]: target - p["position"] for p in status["projections"]
-                  if p["position"] < target}
-        if status["projections"] and not behind:
+        with psycopg.connect(settings.pg_dsn) as conn:
+            reached = projection_positions(conn, settings.worker_topic_partitions,
+                                           topic_prefix=settings.worker_topic_prefix)
+        behind = {name: target - position for name, position in reached.items()
+                  if position < target}
+        if reached and not behind:
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"projections still behind after {timeout:.0f}s: {behind}")

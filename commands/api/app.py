@@ -6,25 +6,41 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from prometheus_client import make_asgi_app
 
 from commands.api import contract, errors
-from commands.api.limits import RequestSizeLimit
-from commands.api.routes import courses, enrollments, notifications, quizzes, users
-from smartcourse.bootstrap import open_write_side
+from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
+from identity.adapters.write_side import AggregateAccounts, EmailClaims
+from identity.http import hygiene
+from identity.http import routes as auth_routes
+from smartcourse.bootstrap import (
+    identity_for_writes,
+    link_secret,
+    open_keyring,
+    open_write_side,
+    throttle,
+)
+from smartcourse.observability import api as observed
+from smartcourse.observability.health import Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
+    links = link_secret(settings)  # the same for the unsubscribe links' key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         write_side = await open_write_side(settings)
         tune_garbage_collector(settings.gc_thresholds)
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
-        app.state.pool = write_side.pool
+        app.state.pool, app.state.modes = write_side.pool, write_side.modes
+        write_side.store.faults = app.state.faults
+        app.state.identity = identity_for_writes(
+            settings, keyring, write_side.pool, AggregateAccounts(write_side.bus),
+            EmailClaims(write_side.bus))
+        app.state.throttle = throttle(settings)
         try:
             yield
         finally:
@@ -38,23 +54,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.link_secret = links
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     contract.install(app)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(auth_routes.router)
+    if settings.is_dev:
+        app.include_router(auth_routes.dev_router)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
     app.include_router(quizzes.router)
     app.include_router(notifications.router)
+    app.include_router(privacy.router)
 
-    app.mount("/metrics", make_asgi_app())
+    async def readiness(request: Request) -> Readiness:
+        state = request.app.state
 
-    @app.get("/health", tags=["operations"])
-    async def health(request: Request) -> dict[str, str]:
-        """Ready when PostgreSQL and Redis answer."""
-        async with request.app.state.pool.connection() as conn:
-            await conn.execute("SELECT 1")
-        await request.app.state.redis.ping()
-        return {"status": "ok"}
+        async def postgres() -> None:
+            async with state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
 
+        return await check_async({"postgres": postgres, "redis": state.redis.ping},
+                                 state.modes)
+
+    observed.install(app, "command", readiness, settings)
     return app

@@ -39,6 +39,18 @@ class SearchHit:
     score: float  # cosine similarity, 1 = the same direction
 
 
+GOOD, WEAK, NONE = "good", "weak", "none"
+
+
+def match_quality(hits: list[SearchHit], min_similarity: float) -> str:
+    """`good` when the best hit reaches the calibrated similarity, `weak` when hits exist but
+    none does (an off-topic query: the nearest chunks are still returned, marked as such),
+    `none` without hits."""
+    if not hits:
+        return NONE
+    return GOOD if max(h.score for h in hits) >= min_similarity else WEAK
+
+
 class ContentSearch:
     def __init__(self, pool: AsyncConnectionPool, index: ChunkIndex, embedder: Embedder) -> None:
         self.pool = pool

@@ -11,7 +11,7 @@ from psycopg.errors import UndefinedTable
 from pydantic import StringConstraints
 
 from commands.domain.errors import Forbidden, NotFound
-from projections.content.search import MAX_K, catalog_search, semantic_search
+from projections.content.search import MAX_K, catalog_search, match_quality, semantic_search
 from projections.content.store import workflow_status
 from query_api.deps import CatalogReader, CourseReader, CurrentUser, MaybeUser
 from query_api.models import read_responses
@@ -52,16 +52,22 @@ async def search_course(
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many chunks.")] = 5,
 ) -> dict[str, Any]:
     """Lesson passages nearest in meaning to `q`, from the course's ready content version,
-    best first, each citing its lesson."""
+    best first, each citing its lesson. `match` says whether any is a good match (`good`),
+    only weak ones were found (`weak`: every hit has `relevant: false`; the course most
+    likely does not cover the query) or nothing (`none`)."""
     async with read() as snap:
         course = await course_detail.course_detail(snap.conn, course_id)
     own = user is not None and (user.is_admin or course is not None
                                 and course.instructor_id == user.user_id)
     if course is None or (course.status not in VISIBLE and not own):
         raise NotFound("no such course", "course.not_found")
-    hits = await semantic_search(request.app.state.settings, course_id, q, k)
+    settings = request.app.state.settings
+    hits = await semantic_search(settings, course_id, q, k)
+    threshold = settings.search_min_similarity
     return {"course_id": str(course_id), "query": q,
-            "hits": [{**asdict(hit), "score": round(hit.score, 4)} for hit in hits]}
+            "match": match_quality(hits, threshold), "min_similarity": threshold,
+            "hits": [{**asdict(hit), "score": round(hit.score, 4),
+                      "relevant": hit.score >= threshold} for hit in hits]}
 
 
 PUBLIC = ("SELECT course_id, title FROM read_models.catalog_courses"

@@ -8,6 +8,8 @@ from smartcourse.cli import (
     bench,
     demo,
     dlq,
+    evaluation,
+    identity,
     reconcile,
     relay,
     replay,
@@ -38,6 +40,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)
 app.command("query-api")(serve.query_api)
+app.command("assistant-api")(serve.assistant_api)
 app.command("relay")(relay.relay)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
@@ -47,3 +50,6 @@ app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(identity.users, name="users")
+app.add_typer(identity.keys, name="keys")
+app.add_typer(evaluation.app, name="eval")

@@ -84,6 +84,9 @@ class History:
 
     async def enroll(self, course: Course) -> UUID:
         student = m.Actor(uuid4(), "student")
+        n = len(self.enrollments)
+        await self.do(m.RegisterUser(student.user_id, f"Student {n}", f"student{n}@example.org",
+                                     "student"), student)
         await self.do(m.EnrollStudent(course.id, student.user_id), student)
         eid = enrollment_id(course.id, student.user_id)
         self.enrollments[eid] = (course.id, student)

@@ -20,12 +20,14 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from assistant.domain.thread import Outcome, Thread
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, StoredEvent
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.quiz import grade
 from commands.domain.registry import EVENT_CLASSES
@@ -55,7 +57,17 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.record_password_change()
+    user.deactivate("left")
+    user.reactivate()
     events += user.collect_events()
+    events += EmailClaim(id=uuid4(), user_id=user.id).collect_events()
+    user.give_consent("analytics")
+    user.withdraw_consent("analytics")
+    events += user.collect_events()
+    erased = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    erased.erase("asked by the user")
+    events += erased.collect_events()
 
     other = uuid4()
     course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",
@@ -156,6 +168,13 @@ def _domain_events() -> list[Any]:
     broken = Workflow(id=failed, kind="publishing", course_id=course.id, content_version=1)
     broken.fail("embed", "the encoder is down", 3)
     events += broken.collect_events()
+
+    thread = Thread(id=uuid4(), course_id=course.id, owner_id=user.id)
+    question = uuid4()
+    thread.request(question, str(module), "What is a log?")
+    thread.complete(question, Outcome("extractive", "A log is ordered [1].", (uuid4(),),
+                                      12.5, 3.25, 120, 9, 1.0))
+    events += thread.collect_events()
     return events
 
 

@@ -10,10 +10,12 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
+from assistant.domain.thread import Outcome, Thread
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
 from commands.domain.quiz import grade
@@ -31,6 +33,14 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.record_password_change()
+    student.deactivate("on leave")
+    student.reactivate()
+    claim = EmailClaim(id=uuid4(), user_id=student.id)
+    student.give_consent("marketing")
+    student.withdraw_consent("marketing")
+    leaver = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    leaver.erase("asked by the user")
 
     prerequisite = uuid4()
     course = Course(
@@ -110,6 +120,11 @@ def live_history() -> History:
                       content_version=1)
     failed.fail("embed", "embedding failed", 3)
 
+    thread = Thread(id=uuid4(), course_id=course.id, owner_id=student.id)
+    asked = uuid4()
+    thread.request(asked, str(module_id), "What are events?")
+    thread.complete(asked, Outcome("extractive", "Events are facts [1].", (uuid4(),), 20.0,
+                                   4.0, 90, 6, 1.0))
     certificate = Certificate(id=uuid4(), enrollment_id=finished.id, course_id=course.id,
                               student_id=student.id, student_name="Ada",
                               course_title=course.title, completed_at="2026-12-10T00:00:02")
@@ -127,7 +142,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, draft]
+                                       preferences, leaver, draft, thread, claim]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
