@@ -38,6 +38,11 @@ _MEANING = {
          "request",
 }
 
+_BODY = {  # what a request with a body may also be answered
+    400: "the body is not JSON (http.error)",
+    413: "the body is larger than the API accepts (request.too_large)",
+}
+
 WRITTEN_HEADERS = {
     "X-Correlation-ID": {"description": "the correlation id the command's events carry",
                          "schema": {"type": "string", "format": "uuid"}},
@@ -78,6 +83,9 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
                     responses[status] = _error(response.get("description")
                                                or _MEANING.get(int(status), "refused"))
             responses.setdefault("422", _error(_MEANING[422]))
+            if "requestBody" in operation:
+                for status, meaning in _BODY.items():
+                    responses.setdefault(str(status), _error(meaning))
             if "security" not in operation:
                 continue  # the token endpoint and health: no write headers
             for status, meaning in _MEANING.items():

@@ -17,7 +17,7 @@ from psycopg.errors import UndefinedTable
 from psycopg_pool import AsyncConnectionPool
 
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
-from projections.content.store import ready_version, ready_versions
+from projections.content.store import any_ready, ready_version, ready_versions
 from projections.content.weaviate_index import ChunkIndex, IndexHit
 from smartcourse.settings import Settings
 
@@ -98,13 +98,16 @@ class ContentSearch:
             raise ValueError("the query is empty")
         if not 1 <= k <= MAX_K:
             raise ValueError(f"k must lie between 1 and {MAX_K}")
-        vector = await self.embedder.embed_query(query)
-        hits = [_hit(hit) for hit in await self.index.search_all(vector, k * per_course * 4)]
         try:
             async with self.pool.connection() as conn:
-                ready = await ready_versions(conn, {h.course_id for h in hits})
+                if not await any_ready(conn):
+                    return []  # nothing searchable yet (the index may not even exist)
         except UndefinedTable:
             return []
+        vector = await self.embedder.embed_query(query)
+        hits = [_hit(hit) for hit in await self.index.search_all(vector, k * per_course * 4)]
+        async with self.pool.connection() as conn:
+            ready = await ready_versions(conn, {h.course_id for h in hits})
         kept: list[SearchHit] = []
         taken: dict[UUID, int] = {}
         for hit in hits:

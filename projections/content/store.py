@@ -123,6 +123,12 @@ async def ready_version(conn: AsyncConnection, course_id: UUID) -> ReadyVersion 
     return await cur.fetchone()
 
 
+async def any_ready(conn: AsyncConnection) -> bool:
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM content.ready_versions)")
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
 async def ready_versions(conn: AsyncConnection, course_ids: set[UUID]) -> dict[UUID, int]:
     """The searchable content version of each of these courses that has one."""
     cur = await conn.execute(
