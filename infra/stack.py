@@ -21,6 +21,7 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "toxiproxy": "infra.toxiproxy.service:Toxiproxy",
 }
 
 APP_CLASSES = {

@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Toxiproxy (network faults for the chaos suite): its HTTP API port.
     toxiproxy_port: int = 8474
+    # The chaos suite's proxies listen from this port up (one per link it can break).
+    chaos_proxy_base_port: int = 8475
 
     def model_post_init(self, __context: object) -> None:
         h = self.host

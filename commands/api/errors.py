@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+import psycopg_pool
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +30,13 @@ class IdempotencyInProgress(Conflict):
 
 
 log = logging.getLogger("smartcourse.api")
+
+# Failures of a dependency, not of the request: answered 503 with Retry-After, never 500.
+OUTAGES: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout,
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError,
+    TimeoutError,
+)
 
 STATUS: dict[type[SmartCourseError], int] = {
     Unauthorized: 401,
@@ -73,6 +83,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         correlation_id = request.headers.get("X-Correlation-ID")
+        if isinstance(error, OUTAGES):
+            # PostgreSQL or Redis unreachable (a restart, a network fault): nothing was
+            # answered as done, so a retry is safe; tell the client when to try again.
+            log.warning("dependency unavailable", extra={"path": request.url.path,
+                                                        "reason": str(error)[:300],
+                                                        "correlation_id": correlation_id})
+            return JSONResponse(error_body("service.unavailable", "a service the command "
+                                           "needs is unavailable; retry shortly",
+                                           correlation_id=correlation_id),
+                                status_code=503, headers={"Retry-After": "1"})
         log.exception("unexpected error", extra={"path": request.url.path,
                                                  "correlation_id": correlation_id})
         return JSONResponse(error_body("internal", "an unexpected error occurred; it was "

@@ -25,6 +25,7 @@ def image_tag(service: str) -> str:
         # ClickHouse images are tagged by release (26.9), chdb-core by release and patch.
         ("clickhouse", ".".join(version_of("clickhouse").split(".")[:2])),
         ("weaviate", version_of("weaviate")),
+        ("toxiproxy", version_of("toxiproxy")),
     ],
 )
 def test_compose_image_matches_pinned_version(service: str, expected: str) -> None:
