@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from smartcourse.cli import bench, demo, dlq, relay, replay, serve, sql, stack, weaviate, worker
+from smartcourse.cli import (
+    bench,
+    chaos,
+    demo,
+    dlq,
+    relay,
+    replay,
+    serve,
+    sql,
+    stack,
+    weaviate,
+    worker,
+)
 
 app = typer.Typer(
     help="SmartCourse: event-sourced CQRS learning-platform backend.",
@@ -32,5 +44,6 @@ app.command("bench")(bench.bench)
 app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(chaos.app, name="chaos")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")

@@ -15,6 +15,7 @@ from smartcourse.settings import Settings
 
 @dataclass(frozen=True)
 class ChaosScale:
+    name: str
     courses: int
     lessons: int
     capacity: int
@@ -22,7 +23,8 @@ class ChaosScale:
     concurrency: int
 
 
-SCALES = {"small": ChaosScale(2, 3, 15, 40, 8), "full": ChaosScale(10, 6, 120, 1500, 32)}
+SCALES = {"small": ChaosScale("small", 2, 3, 15, 40, 8),
+          "full": ChaosScale("full", 10, 6, 120, 1500, 32)}
 
 
 @pytest.fixture(scope="session")

@@ -12,31 +12,41 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
+from smartcourse.local_servers import serve
 from smartcourse.settings import Settings
 from tests.chaos import faults, invariants
 from tests.chaos.conftest import ChaosScale
 from tests.chaos.load import Load
+from tests.chaos.toxiproxy import Toxiproxy
 from tests.support.command_client import CommandClient
 
 pytestmark = pytest.mark.e2e
 DEADLINE = 240.0
 
+FULL = dict(full_only=True)
 FAULTS = [
     faults.kill("command-api"), faults.kill("relay"), faults.kill("worker"),
-    faults.kill("analytics-worker"), faults.freeze("relay"), faults.freeze("worker"),
-    faults.freeze("command-api"),
+    faults.kill("analytics-worker"), faults.freeze("relay"),
+    replace(faults.freeze("worker"), **FULL), replace(faults.freeze("command-api"), **FULL),
     faults.restart("kafka"), faults.restart("redis"),
     faults.restart("postgres", signal.SIGINT, " (fast)"),
-    faults.restart("postgres", signal.SIGQUIT, " (immediate)"),
-    faults.restart("clickhouse"), faults.restart("weaviate"),
+    replace(faults.restart("postgres", signal.SIGQUIT, " (immediate)"), **FULL),
+    replace(faults.restart("clickhouse"), **FULL), replace(faults.restart("weaviate"), **FULL),
+    faults.network("latency", "postgres", latency=1000),
+    faults.network("reset_peer", "postgres", timeout=0),
+    replace(faults.network("timeout", "postgres", timeout=0), **FULL),
+    faults.network("partition", "postgres"),
 ]
 
 
@@ -44,13 +54,12 @@ def base(settings: Settings, port: int) -> str:
     return f"http://{settings.host}:{port}"
 
 
-def recovered_in(settings: Settings, since: float) -> float:
+def recovered_in(settings: Settings, since: float, command_api: str) -> float:
     """Seconds from `since` until a new course is answered and visible in the query API."""
     end = time.monotonic() + DEADLINE
     while time.monotonic() < end:
         try:
-            instructor = CommandClient(base(settings, settings.command_api_port),
-                                       role="instructor")
+            instructor = CommandClient(command_api, role="instructor")
             created = instructor.post("/courses", {"title": "probe"})
             if created.status_code == 201:
                 token = created.json()["position"]
@@ -72,12 +81,18 @@ def roster(settings: Settings, load: Load) -> dict[str, tuple[str, int]]:
                            " event_store.events", [])[0][0]
     found: dict[str, tuple[str, int]] = {}
     for course_id, _, _ in load.courses:
-        reply = httpx.get(f"{base(settings, settings.query_api_port)}/courses/{course_id}"
-                          "/roster?limit=500", timeout=30, headers={
-                              **load.instructor.headers, "X-Consistency-Token": str(head)})
-        assert reply.status_code == 200, reply.text
-        for item in reply.json()["items"]:
-            found[item["enrollment_id"]] = (item["state"], item["completed_count"])
+        cursor = None
+        while True:
+            reply = httpx.get(
+                f"{base(settings, settings.query_api_port)}/courses/{course_id}/roster",
+                params={"limit": 100, **({"cursor": cursor} if cursor else {})}, timeout=30,
+                headers={**load.instructor.headers, "X-Consistency-Token": str(head)})
+            assert reply.status_code == 200, reply.text
+            for item in reply.json()["items"]:
+                found[item["enrollment_id"]] = (item["state"], item["completed_count"])
+            cursor = reply.json().get("next_cursor")
+            if not cursor:
+                break
     return found
 
 
@@ -97,11 +112,36 @@ def report(settings: Settings, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+@pytest.fixture(scope="package")
+def proxied_command_api(app_processes: Settings, tmp_path_factory: pytest.TempPathFactory,
+                        ) -> Iterator[str]:
+    """A command API of the suite's own whose PostgreSQL link passes Toxiproxy (proxy
+    `postgres`), for the network faults."""
+    s = app_processes
+    toxiproxy = Toxiproxy(s.host, s.toxiproxy_port)
+    listen = s.chaos_proxy_base_port
+    toxiproxy.proxy("postgres", f"{s.host}:{listen}", f"{s.host}:{s.pg_port}")
+    previous = os.environ.get("SMARTCOURSE_PG_PORT")
+    os.environ["SMARTCOURSE_PG_PORT"] = str(listen)
+    try:
+        with serve("command-api", s, tmp_path_factory.mktemp("proxied")) as url:
+            os.environ["SMARTCOURSE_PG_PORT"] = previous or str(s.pg_port)
+            yield url
+    finally:
+        os.environ["SMARTCOURSE_PG_PORT"] = previous or str(s.pg_port)
+        toxiproxy.delete("postgres")
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_the_platform_keeps_its_invariants_through(fault: faults.Fault, app_processes: Settings,
-                                                   chaos_scale: ChaosScale) -> None:
+                                                   chaos_scale: ChaosScale,
+                                                   request: pytest.FixtureRequest) -> None:
+    if fault.full_only and chaos_scale.name == "small":
+        pytest.skip("full scale only (smartcourse chaos run --scale full)")
     settings = app_processes
-    load = Load(base(settings, settings.command_api_port))
+    command_api = (request.getfixturevalue("proxied_command_api") if fault.proxied
+                   else base(settings, settings.command_api_port))
+    load = Load(command_api)
     load.author(chaos_scale.courses, chaos_scale.lessons, chaos_scale.capacity)
 
     running = threading.Thread(target=lambda: asyncio.run(
@@ -113,7 +153,7 @@ def test_the_platform_keeps_its_invariants_through(fault: faults.Fault, app_proc
     over = time.monotonic()
     running.join(DEADLINE)
     assert not running.is_alive(), "the load did not finish"
-    recovery = recovered_in(settings, over)
+    recovery = recovered_in(settings, over, command_api)
 
     problems = invariants.only_documented_answers(load)
     problems += invariants.answered_commands_are_stored_once(settings, load)
