@@ -32,18 +32,21 @@ class Load:
     courses: list[tuple[str, list[str], int]] = field(default_factory=list)  # id, lessons, cap
     answers: list[Answer] = field(default_factory=list)
     instructor: CommandClient | None = None
+    people: list[CommandClient] = field(default_factory=list)
 
-    def author(self, courses: int, lessons: int, capacity: int) -> None:
-        """Courses to enroll in (before the faults: the load then runs against them)."""
+    def author(self, courses: int, lessons: int, capacity: int, students: int) -> None:
+        """Courses to enroll in and the students' tokens, before the faults: the load then
+        runs against them."""
+        self.people = [CommandClient(self.base_url) for _ in range(students)]
         self.instructor = CommandClient(self.base_url, role="instructor")
         for _ in range(courses):
             course_id, lesson_ids = self.instructor.published_course(capacity=capacity,
                                                                      lessons=lessons)
             self.courses.append((course_id, lesson_ids, capacity))
 
-    async def run(self, students: int, concurrency: int, seed: int = 7) -> None:
+    async def run(self, concurrency: int, seed: int = 7) -> None:
         rng = random.Random(seed)
-        people = [CommandClient(self.base_url) for _ in range(students)]  # tokens before
+        people = self.people
         gate = asyncio.Semaphore(concurrency)
         async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
             await asyncio.gather(*(self._student(http, gate, p, rng.choice(self.courses),
@@ -54,9 +57,13 @@ class Load:
                        stagger: float) -> None:
         course_id, lessons, _ = course
         await asyncio.sleep(stagger * 2)
-        async with gate:
-            enrolled = await self._send(http, me, "enroll", f"/courses/{course_id}/enroll",
-                                        course_id)
+        for _attempt in range(20):  # enrolling is idempotent: retried like the rest
+            async with gate:
+                enrolled = await self._send(http, me, "enroll", f"/courses/{course_id}/enroll",
+                                            course_id)
+            if enrolled.status is not None and enrolled.status < 500:
+                break
+            await asyncio.sleep(float(enrolled.retry_after or 0.5))
         if enrolled.status not in (200, 202):
             return
         enrollment = str(enrolled.body["enrollment_id"])

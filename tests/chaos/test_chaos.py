@@ -142,10 +142,17 @@ def test_the_platform_keeps_its_invariants_through(fault: faults.Fault, app_proc
     command_api = (request.getfixturevalue("proxied_command_api") if fault.proxied
                    else base(settings, settings.command_api_port))
     load = Load(command_api)
-    load.author(chaos_scale.courses, chaos_scale.lessons, chaos_scale.capacity)
+    load.author(chaos_scale.courses, chaos_scale.lessons, chaos_scale.capacity,
+                chaos_scale.students)
+    crashed: list[BaseException] = []
 
-    running = threading.Thread(target=lambda: asyncio.run(
-        load.run(chaos_scale.students, chaos_scale.concurrency)), daemon=True)
+    def drive() -> None:
+        try:
+            asyncio.run(load.run(chaos_scale.concurrency))
+        except BaseException as error:  # noqa: BLE001 - handed to the test below
+            crashed.append(error)
+
+    running = threading.Thread(target=drive, daemon=True)
     running.start()
     faults.pause(1.0)
     started = time.monotonic()
@@ -153,6 +160,9 @@ def test_the_platform_keeps_its_invariants_through(fault: faults.Fault, app_proc
     over = time.monotonic()
     running.join(DEADLINE)
     assert not running.is_alive(), "the load did not finish"
+    assert not crashed, f"the load itself failed: {crashed[0]!r}"
+    enrolled = sum(1 for a in load.answers if a.kind == "enroll" and a.status in (200, 202))
+    assert enrolled > 0, "the load enrolled nobody"
     recovery = recovered_in(settings, over, command_api)
 
     problems = invariants.only_documented_answers(load)
