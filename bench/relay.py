@@ -65,7 +65,8 @@ async def _course_life(bus: CommandBus, students: int) -> int:
         await bus.execute(m.RegisterUser(student, "Student", f"{student}@bench.test",
                                          "student"), me)
         enrolled = await bus.execute(m.EnrollStudent(course, student), me)
-        await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id), me)
+        await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id),
+                          m.Actor(me.user_id, "system"))
         await bus.execute(m.CompleteLesson(enrolled.aggregate_id, lessons[0]), me)
         await bus.execute(m.ScoreQuiz(enrolled.aggregate_id, uuid4(), 7, 10), me)
 

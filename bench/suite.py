@@ -36,6 +36,7 @@ BENCHMARKS = {
     "embeddings": "bench.embeddings",
     "freshness": "bench.freshness",
     "query_api": "bench.query_api",
+    "enrollment_burst": "bench.enrollment_burst",
 }
 
 

@@ -28,6 +28,26 @@ class RegisterUser:
 
 
 @dataclass(frozen=True)
+class EraseUser:
+    """Erase a user's personal data (crypto-shredding): the user themself, or an admin."""
+
+    user_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
 class CreateCourse:
     course_id: UUID
     title: str
@@ -90,6 +110,89 @@ class RemoveLesson:
 
 
 @dataclass(frozen=True)
+class RenameModule:
+    course_id: UUID
+    module_id: UUID
+    title: str
+
+
+@dataclass(frozen=True)
+class RemoveModule:
+    course_id: UUID
+    module_id: UUID
+
+
+@dataclass(frozen=True)
+class ReorderModules:
+    course_id: UUID
+    module_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class MoveLesson:
+    """Within its module (a reorder) or into another one, at `index` there."""
+
+    course_id: UUID
+    lesson_id: UUID
+    module_id: UUID
+    index: int
+
+
+@dataclass(frozen=True)
+class ReviseLessonAssets:
+    course_id: UUID
+    lesson_id: UUID
+    assets: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeleteCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class RestoreCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class AddQuiz:
+    """`quiz`: JSON-shaped (ids as text): quiz_id, title, lesson_id or module_id, pass_mark
+    (percent), max_attempts (0: unlimited), questions."""
+
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReviseQuiz:
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RemoveQuiz:
+    course_id: UUID
+    quiz_id: UUID
+
+
+@dataclass(frozen=True)
+class SetQuizRules:
+    course_id: UUID
+    score_policy: str  # best | last
+    require_passing_quizzes: bool
+
+
+@dataclass(frozen=True)
+class SubmitQuizAnswers:
+    """A student's answers: the server grades them against the course's quiz."""
+
+    enrollment_id: UUID
+    quiz_id: UUID
+    answers: list[dict[str, Any]]  # question_id (text), choices (indexes), text
+
+
+@dataclass(frozen=True)
 class PublishCourse:
     course_id: UUID
     workflow_id: UUID
@@ -134,6 +237,8 @@ class CompleteLesson:
 
 @dataclass(frozen=True)
 class ScoreQuiz:
+    """A score recorded by the platform itself (imports); students submit answers instead."""
+
     enrollment_id: UUID
     quiz_id: UUID
     score: float
@@ -177,3 +282,86 @@ class FailWorkflow:
 class CompleteWorkflow:
     workflow_id: UUID
     chunk_count: int
+
+
+# -- the enrollment workflow, notifications and certificates (the platform's own actor) -------
+@dataclass(frozen=True)
+class InitialiseProgress:
+    """Every lesson of the course NOT_STARTED: the enrollment workflow's first step."""
+
+    enrollment_id: UUID
+
+
+@dataclass(frozen=True)
+class ScheduleReminder:
+    enrollment_id: UUID
+    reminder_id: UUID
+    kind: str  # inactive | course_starting
+    due_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class FireReminder:
+    enrollment_id: UUID
+    reminder_id: UUID
+    fired_at: str
+
+
+@dataclass(frozen=True)
+class IssueCertificate:
+    enrollment_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestNotification:
+    """Owe a user a message; suppressed if they opted out or no address is known."""
+
+    notification_id: UUID
+    user_id: UUID
+    template: str
+    category: str
+    variables: dict[str, str] = field(default_factory=dict)
+    channel: str = "email"
+
+
+@dataclass(frozen=True)
+class RecordNotificationSent:
+    notification_id: UUID
+    attempts: int
+    provider_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecordNotificationFailed:
+    notification_id: UUID
+    attempts: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    user_id: UUID
+    category: str = "all"
+    via: str = "api"  # api | link
+
+
+@dataclass(frozen=True)
+class Resubscribe:
+    user_id: UUID
+    category: str = "all"
+
+
+@dataclass(frozen=True)
+class ChooseLocale:
+    user_id: UUID
+    locale: str
+
+
+@dataclass(frozen=True)
+class NotifyAboutEnrollment:
+    """Owe the enrollment's student a message (welcome, reminder, certificate); the write
+    side fills in the address and the template's variables from the aggregates."""
+
+    notification_id: UUID
+    enrollment_id: UUID
+    template: str

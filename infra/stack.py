@@ -21,6 +21,9 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "prometheus": "infra.prometheus.service:Prometheus",
+    "zipkin": "infra.zipkin.service:Zipkin",
+    "mailpit": "infra.mailpit.service:Mailpit",
     "toxiproxy": "infra.toxiproxy.service:Toxiproxy",
 }
 
@@ -30,6 +33,8 @@ APP_CLASSES = {
     "relay": "infra.app.services:RelayProcess",
     "worker": "infra.app.services:Worker",
     "analytics-worker": "infra.app.services:AnalyticsWorker",
+    "workflow-worker": "infra.app.services:WorkflowWorker",
+    "assistant-api": "infra.app.services:AssistantApi",
 }
 
 

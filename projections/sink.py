@@ -98,6 +98,24 @@ class PostgresProjector:
         return BatchResult(self.projection.name, version, written.applied, written.duplicates,
                            written.ignored, written.dead_letters)
 
+    async def rebuild_aggregates(self, conn: AsyncConnection, tables: Sequence[str],
+                                 deliveries: Sequence[EventDelivery]) -> BatchResult:
+        """Repair: forget what the live version holds of these aggregates (their rows in
+        `tables`, keyed by the aggregate's id column `enrollment_id`, and their applied
+        versions), then apply their whole histories, in one transaction under the lock."""
+        ordered = sorted(deliveries, key=lambda d: d.event.position)
+        ids = list({d.event.aggregate_id for d in ordered})
+        async with self._batch(conn) as version:
+            schema = self._schema(version)
+            for table in tables:
+                await conn.execute(f"DELETE FROM {schema}.{table} WHERE enrollment_id = ANY(%s)",
+                                   [ids])
+            await conn.execute(f"DELETE FROM {schema}.applied WHERE aggregate_id = ANY(%s)", [ids])
+            await conn.execute(UNPARK.replace("{s}", schema), {"ids": ids})
+            written = await apply_events(conn, self.projection, schema, ordered)
+        return BatchResult(self.projection.name, version, written.applied, written.duplicates,
+                           written.ignored, written.dead_letters)
+
     async def park(self, conn: AsyncConnection, aggregate_id: UUID, reason: str = UNDECODABLE,
                    error: str = "") -> None:
         """Park an aggregate whose message could not even be decoded (so no event exists to

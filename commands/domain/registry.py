@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from assistant.domain.thread import Thread
 from commands.domain.base import AggregateRoot
+from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
+from notifications.domain.notification import Notification
+from notifications.domain.preferences import NotificationPreferences
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
-    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow)
+    cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Certificate, Notification,
+                                   NotificationPreferences, Thread)
 }
 
 EVENT_CLASSES: dict[str, type] = {

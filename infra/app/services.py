@@ -8,7 +8,8 @@ import sys
 import httpx
 
 import smartcourse
-from infra.service import Service
+from infra.service import Service, StackError
+from smartcourse.settings import Settings
 
 
 class AppProcess(Service):
@@ -41,26 +42,50 @@ class AppProcess(Service):
         return reply.status_code == 200
 
 
+def register_contracts_once(settings: Settings) -> None:
+    """Every event contract registered before the processes that encode start (the command
+    API appends encoded, the relay publishes): started at once, they raced to register the
+    same subjects and one of them ran without its encoder. Idempotent; waits for the
+    registry up to the start timeout."""
+    from smartcourse.bootstrap import register_contracts
+
+    try:
+        register_contracts(settings, settings.start_timeout)
+    except Exception as error:  # noqa: BLE001 - any failure stops the start, with its reason
+        raise StackError(f"schema registry: cannot register the event contracts: {error}"
+                         ) from error
+
+
 class CommandApi(AppProcess):
     name = "command-api"
     subcommand = "command-api"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.command_api_port}
+
+    def prepare(self) -> None:
+        super().prepare()
+        register_contracts_once(self.settings)
 
 
 class RelayProcess(AppProcess):
     name = "relay"
     subcommand = "relay"
-    health_path = "/metrics"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.relay_metrics_port}
+
+    def prepare(self) -> None:
+        super().prepare()
+        register_contracts_once(self.settings)
 
 
 class QueryApi(AppProcess):
     name = "query-api"
     subcommand = "query-api"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.query_api_port}
@@ -71,7 +96,7 @@ class Worker(AppProcess):
 
     name = "worker"
     subcommand = "worker"
-    health_path = "/metrics"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.worker_metrics_port}
@@ -81,7 +106,9 @@ class Worker(AppProcess):
         # workers leave it off so their runs don't act on other tests' courses.
         publishing = os.environ.get("SMARTCOURSE_WORKFLOW_PUBLISHING", "1")
         return {**super().environment(), "SMARTCOURSE_WORKFLOW_PUBLISHING": publishing,
-                "SMARTCOURSE_WORKER_ANALYTICS": "0"}
+                "SMARTCOURSE_WORKER_ANALYTICS": "0",
+                # the enrollment workflow runs in the workflow-worker only
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0"}
 
 
 class AnalyticsWorker(Worker):
@@ -100,3 +127,35 @@ class AnalyticsWorker(Worker):
                 "SMARTCOURSE_WORKER_METRICS_PORT": str(self.settings.analytics_worker_metrics_port),
                 "SMARTCOURSE_WORKER_PROJECTIONS": "0", "SMARTCOURSE_WORKER_ANALYTICS": "1",
                 "SMARTCOURSE_WORKFLOW_PUBLISHING": "0"}
+
+
+class WorkflowWorker(Worker):
+    """The enrollment workflow and the notification sender, under a consumer group of their
+    own: SMTP waits and the workflow's commands never hold back the read models. Test
+    workers run without them (SMARTCOURSE_WORKFLOW_ENROLLMENT=0, the default), as with the
+    publishing workflow, so they never act on other tests' events."""
+
+    name = "workflow-worker"
+
+    def ports(self) -> dict[str, int]:
+        return {"metrics": self.settings.workflow_worker_metrics_port}
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(),
+                "SMARTCOURSE_WORKER_APP_ID": self.settings.workflow_worker_app_id,
+                "SMARTCOURSE_WORKER_METRICS_PORT": str(self.settings.workflow_worker_metrics_port),
+                "SMARTCOURSE_WORKER_PROJECTIONS": "0", "SMARTCOURSE_WORKER_ANALYTICS": "0",
+                "SMARTCOURSE_WORKFLOW_PUBLISHING": "0",
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": os.environ.get(
+                    "SMARTCOURSE_WORKFLOW_ENROLLMENT", "1"),
+                "SMARTCOURSE_WORKER_NOTIFICATIONS": os.environ.get(
+                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1")}
+class AssistantApi(AppProcess):
+    """The learning assistant (docs/adr/0020): its own process, because it holds the
+    embedding model and, with the `local` provider, a language model on the CPU."""
+
+    name = "assistant-api"
+    subcommand = "assistant-api"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.assistant_api_port}

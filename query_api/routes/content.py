@@ -11,9 +11,9 @@ from psycopg.errors import UndefinedTable
 from pydantic import StringConstraints
 
 from commands.domain.errors import Forbidden, NotFound
-from projections.content.search import MAX_K, semantic_search
+from projections.content.search import MAX_K, catalog_search, match_quality, semantic_search
 from projections.content.store import workflow_status
-from query_api.deps import CourseReader, CurrentUser, MaybeUser
+from query_api.deps import CatalogReader, CourseReader, CurrentUser, MaybeUser
 from query_api.models import read_responses
 from query_api.reads import course_detail
 
@@ -52,13 +52,46 @@ async def search_course(
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many chunks.")] = 5,
 ) -> dict[str, Any]:
     """Lesson passages nearest in meaning to `q`, from the course's ready content version,
-    best first, each citing its lesson."""
+    best first, each citing its lesson. `match` says whether any is a good match (`good`),
+    only weak ones were found (`weak`: every hit has `relevant: false`; the course most
+    likely does not cover the query) or nothing (`none`)."""
     async with read() as snap:
         course = await course_detail.course_detail(snap.conn, course_id)
     own = user is not None and (user.is_admin or course is not None
                                 and course.instructor_id == user.user_id)
     if course is None or (course.status not in VISIBLE and not own):
         raise NotFound("no such course", "course.not_found")
-    hits = await semantic_search(request.app.state.settings, course_id, q, k)
+    settings = request.app.state.settings
+    hits = await semantic_search(settings, course_id, q, k)
+    threshold = settings.search_min_similarity
     return {"course_id": str(course_id), "query": q,
-            "hits": [{**asdict(hit), "score": round(hit.score, 4)} for hit in hits]}
+            "match": match_quality(hits, threshold), "min_similarity": threshold,
+            "hits": [{**asdict(hit), "score": round(hit.score, 4),
+                      "relevant": hit.score >= threshold} for hit in hits]}
+
+
+PUBLIC = ("SELECT course_id, title FROM read_models.catalog_courses"
+          " WHERE course_id = ANY(%s) AND status IN ('PUBLISHED', 'READY')")
+
+
+@router.get("/search", responses=read_responses())
+async def search_catalog(
+    request: Request, read: CatalogReader,
+    q: Annotated[SearchText, Query(description="What to look for, in plain words.")],
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many courses.")] = 5,
+) -> dict[str, Any]:
+    """Semantic search across the catalog: published courses whose ready content is nearest
+    in meaning to `q`, best first, each with its best passages (citing their lessons)."""
+    hits = await catalog_search(request.app.state.settings, q, k)
+    async with read() as snap:
+        cur = await snap.conn.execute(PUBLIC, [list({h.course_id for h in hits})])
+        titles = dict(await cur.fetchall())
+    courses: dict[UUID, dict[str, Any]] = {}
+    for hit in hits:
+        if hit.course_id not in titles:
+            continue  # archived, deleted or not public
+        course = courses.setdefault(hit.course_id, {
+            "course_id": str(hit.course_id), "title": titles[hit.course_id],
+            "score": round(hit.score, 4), "hits": []})
+        course["hits"].append({**asdict(hit), "score": round(hit.score, 4)})
+    return {"query": q, "courses": list(courses.values())}

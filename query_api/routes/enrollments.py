@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from commands.domain.errors import NotFound
 from query_api import access
-from query_api.deps import CurrentUser, EnrollmentReader, StudentSelf
+from query_api.deps import CurrentUser, EnrollmentReader, Reader, StudentSelf, reading
 from query_api.models import Enrollment, EnrollmentState, read_responses
 from query_api.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, after
 from query_api.reads import enrollments
@@ -41,3 +44,39 @@ async def get_enrollment(enrollment_id: UUID, user: CurrentUser,
         raise NotFound("no such enrollment", "enrollment.not_found")
     access.ensure_self_or_admin(user, found.student_id, "enrollments")
     return found
+
+
+class LessonProgress(BaseModel):
+    lesson_id: UUID
+    status: str  # NOT_STARTED | COMPLETED
+    completed_at: datetime | None
+
+
+class EnrollmentProgress(BaseModel):
+    enrollment_id: UUID
+    step: str  # the workflow's: RECORDED | PROGRESS_INITIALISED | ACTIVE | COMPLETED | CANCELLED
+    total_lessons: int
+    lessons: list[LessonProgress]
+
+
+ProgressReader = Annotated[Reader, Depends(reading("enrollment_progress", "student_enrollments"))]
+
+
+@router.get("/enrollments/{enrollment_id}/progress", responses=read_responses(401, 403, 404))
+async def get_enrollment_progress(enrollment_id: UUID, user: CurrentUser,
+                                  read: ProgressReader) -> EnrollmentProgress:
+    """The enrollment workflow's step and every lesson's status (its student or admins)."""
+    async with read() as snap:
+        found = await enrollments.get_enrollment(snap.conn, enrollment_id)
+        head = await (await snap.conn.execute(
+            "SELECT step, total_lessons FROM read_models.enrollment_progress"
+            " WHERE enrollment_id = %s", [enrollment_id])).fetchone()
+        lessons = await (await snap.conn.execute(
+            "SELECT lesson_id, status, completed_at FROM read_models.enrollment_lessons"
+            " WHERE enrollment_id = %s ORDER BY ordinal, lesson_id", [enrollment_id])).fetchall()
+    if found is None or head is None:
+        raise NotFound("no such enrollment", "enrollment.not_found")
+    access.ensure_self_or_admin(user, found.student_id, "enrollments")
+    return EnrollmentProgress(
+        enrollment_id=enrollment_id, step=head[0], total_lessons=head[1],
+        lessons=[LessonProgress(lesson_id=r[0], status=r[1], completed_at=r[2]) for r in lessons])

@@ -9,6 +9,8 @@ from smartcourse.cli import (
     chaos,
     demo,
     dlq,
+    evaluation,
+    reconcile,
     relay,
     replay,
     serve,
@@ -38,12 +40,15 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)
 app.command("query-api")(serve.query_api)
+app.command("assistant-api")(serve.assistant_api)
 app.command("relay")(relay.relay)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
+app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(chaos.app, name="chaos")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(evaluation.app, name="eval")

@@ -37,3 +37,15 @@ def query_api(
         workers=workers or settings.query_api_workers,
         access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
     )
+
+
+def assistant_api(
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Serve the learning assistant (questions about courses) on the loopback host."""
+    settings = Settings()
+    uvicorn.run(
+        "assistant.api.app:create_app", factory=True, host=settings.host,
+        port=port or settings.assistant_api_port, workers=1,
+        access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
+    )

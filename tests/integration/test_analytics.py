@@ -81,13 +81,15 @@ async def make_history(settings: Settings) -> History:
             if (course_name, student_name) == CANCELLED:
                 await bus.execute(m.CancelEnrollment(enrolled.aggregate_id, "changed mind"), me)
                 continue
-            await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id), me)
+            await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id),
+                              m.Actor(me.user_id, "system"))
             done, quizzes = PLAN[(course_name, student_name)]
             for n in done:
                 await bus.execute(m.CompleteLesson(enrolled.aggregate_id,
                                                    h.lessons[course_name][n - 1]), me)
             for score, top in quizzes:
-                await bus.execute(m.ScoreQuiz(enrolled.aggregate_id, uuid4(), score, top), me)
+                await bus.execute(m.ScoreQuiz(enrolled.aggregate_id, uuid4(), score, top),
+                                  m.Actor(uuid4(), "system"))
         for aggregate in touched:
             h.events += await side.store.load(aggregate)
         h.events.sort(key=lambda e: e.position)

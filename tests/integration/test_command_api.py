@@ -136,7 +136,9 @@ def test_prerequisites_are_enforced_when_enrolling(command_api: str) -> None:
     assert refused.json()["error"]["code"] == "enrollment.prerequisites_missing"
 
     enrollment = student.post(f"/courses/{basics}/enroll").json()["enrollment_id"]
-    assert student.post(f"/enrollments/{enrollment}/activate").json()["state"] == "ACTIVE"
+    admin = CommandClient(command_api, role="admin")  # the enrollment workflow's part here
+    assert student.post(f"/enrollments/{enrollment}/activate").status_code == 403
+    assert admin.post(f"/enrollments/{enrollment}/activate").json()["state"] == "ACTIVE"
     done = student.post(f"/enrollments/{enrollment}/lessons/{basic_lessons[0]}/complete")
     assert done.json()["state"] == "COMPLETED"
     assert student.post(f"/courses/{advanced}/enroll").status_code == 202

@@ -185,7 +185,7 @@ async def courses_with_students(bus: CommandBus, courses: int, students: int) ->
         async def student(n: int) -> None:
             me = m.Actor(uuid4(), "student")
             enrolled = (await bus.execute(m.EnrollStudent(course_id, me.user_id), me)).aggregate_id
-            await bus.execute(m.ActivateEnrollment(enrolled), me)
+            await bus.execute(m.ActivateEnrollment(enrolled), m.Actor(me.user_id, "system"))
             for lesson in lessons[: n % 4]:
                 await bus.execute(m.CompleteLesson(enrolled, lesson), me)
             if n % 5 == 0 and n % 4 < 3:  # a completed enrollment cannot be cancelled

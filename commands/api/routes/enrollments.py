@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from commands import messages as m
 from commands.api.execution import Commands
-from commands.api.models import CancelBody, EnrollBody, EnrollmentWritten, ScoreQuizBody
+from commands.api.models import CancelBody, EnrollBody, EnrollmentWritten
 from commands.unit_of_work import CommandResult
 
 router = APIRouter(tags=["enrollments"])
@@ -21,7 +21,8 @@ def enrollment_written(result: CommandResult) -> dict[str, object]:
 @router.post("/courses/{course_id}/enroll", status_code=202, response_model=EnrollmentWritten,
              responses={200: {"model": EnrollmentWritten,
                               "description": "already enrolled: the existing enrollment"},
-                        409: {"description": "no seat left, or the course is not open"},
+                        409: {"description": "no seat left, the course is archived "
+                                             "(enrollment.course_archived) or not open"},
                         422: {"description": "prerequisites missing"}})
 async def enroll(course_id: UUID, commands: Commands, body: EnrollBody | None = None):
     """Enroll yourself (admins: anyone). Enrolling twice returns the same enrollment."""
@@ -30,8 +31,11 @@ async def enroll(course_id: UUID, commands: Commands, body: EnrollBody | None = 
                               status_code=202, status_when_unchanged=200)
 
 
-@router.post("/enrollments/{enrollment_id}/activate", response_model=EnrollmentWritten)
+@router.post("/enrollments/{enrollment_id}/activate", response_model=EnrollmentWritten,
+             responses={403: {"description": "students never activate their own: the "
+                                             "enrollment workflow does (admins may)"}})
 async def activate(enrollment_id: UUID, commands: Commands):
+    """Admins only: the enrollment workflow activates every new enrollment by itself."""
     return await commands.run(m.ActivateEnrollment(enrollment_id), enrollment_written)
 
 
@@ -40,14 +44,6 @@ async def activate(enrollment_id: UUID, commands: Commands):
 async def complete_lesson(enrollment_id: UUID, lesson_id: UUID, commands: Commands):
     """Record a finished lesson; the enrollment completes with its last lesson."""
     return await commands.run(m.CompleteLesson(enrollment_id, lesson_id), enrollment_written)
-
-
-@router.post("/enrollments/{enrollment_id}/quizzes/{quiz_id}/score",
-             response_model=EnrollmentWritten)
-async def score_quiz(enrollment_id: UUID, quiz_id: UUID, body: ScoreQuizBody,
-                     commands: Commands):
-    command = m.ScoreQuiz(enrollment_id, quiz_id, body.score, body.max_score)
-    return await commands.run(command, enrollment_written)
 
 
 @router.post("/enrollments/{enrollment_id}/cancel", response_model=EnrollmentWritten)

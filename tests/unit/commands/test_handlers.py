@@ -173,7 +173,7 @@ async def test_a_retried_lesson_completion_after_the_enrollment_completed_is_a_n
     platform, owner, student = Platform(), person("instructor"), person("student")
     course = await platform.course(owner, lessons=1)
     enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
-    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
     done = await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
     events = len(platform.store.events)
 
@@ -383,7 +383,7 @@ async def test_prerequisites_must_be_completed_before_enrolling() -> None:
     assert not_enrolled.value.details == {"missing": str(basics.id)}
 
     enrolled = await platform.do(m.EnrollStudent(basics.id, student.user_id), student)
-    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
     await platform.do(m.CompleteLesson(enrolled.aggregate_id, basics.lessons[0]), student)
     with pytest.raises(RuleViolated) as not_completed:
         await platform.do(m.EnrollStudent(advanced.id, student.user_id), student)
@@ -449,9 +449,73 @@ async def test_cancelling_frees_the_seat_for_good() -> None:
         "CANCELLED", "course.seat_released")
     assert (await platform.do(m.EnrollStudent(course.id, second.user_id), second)).changed
 
-    with pytest.raises(Conflict) as reopened:
+    with pytest.raises(Conflict) as full_again:  # the freed seat went to the second student
         await platform.do(m.EnrollStudent(course.id, first.user_id), first)
-    assert reopened.value.code == "enrollment.cancelled"
+    assert full_again.value.code == "enrollment.seat_cap_reached"
+
+
+@run
+async def test_a_cancelled_student_re_enrolls_as_a_new_enrollment_keeping_history() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"), capacity=1)
+    first = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    await platform.do(m.CancelEnrollment(first.aggregate_id, "moving"), student)
+
+    again = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    repeat = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+
+    assert again.aggregate_id == enrollment_id(course.id, student.user_id, 1) != first.aggregate_id
+    assert (again.changed, again.state, repeat.aggregate_id, repeat.changed) == (
+        True, "PENDING", again.aggregate_id, False)
+    assert (await platform.committed(Enrollment, first.aggregate_id)).state == "CANCELLED"
+    assert (await platform.committed(Enrollment, again.aggregate_id)).attempt == 1
+    assert (await platform.committed(Course, course.id)).seats == {again.aggregate_id}
+
+
+@run
+async def test_racing_re_enrolls_after_a_cancel_open_exactly_one_enrollment() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"), capacity=10)
+    first = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    await platform.do(m.CancelEnrollment(first.aggregate_id, "moving"), student)
+    buses = [platform.bus, CommandBus(platform.store)]
+
+    results = await asyncio.gather(*(
+        buses[n % 2].execute(m.EnrollStudent(course.id, student.user_id), student)
+        for n in range(6)))
+
+    assert {r.aggregate_id for r in results} == {enrollment_id(course.id, student.user_id, 1)}
+    assert sum(r.changed for r in results) == 1
+    assert (await platform.committed(Course, course.id)).seats_taken == 1
+
+
+@run
+async def test_an_archived_course_says_it_is_archived_even_with_prerequisites() -> None:
+    platform, owner, student = Platform(), person("instructor"), person("student")
+    basics = await platform.course(owner)
+    advanced = await platform.course(owner, prerequisites=(basics.id,))
+    await platform.do(m.ArchiveCourse(advanced.id), owner)
+    before = list(platform.store.events)
+
+    with pytest.raises(Conflict) as refused:
+        await platform.do(m.EnrollStudent(advanced.id, student.user_id), student)
+
+    assert refused.value.code == "enrollment.course_archived"
+    assert platform.store.events == before
+
+
+@run
+async def test_a_student_never_activates_their_own_enrollment() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+
+    with pytest.raises(Forbidden) as refused:
+        await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+    assert refused.value.code == "auth.role_required"
+
+    activated = await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
+    assert activated.state == "ACTIVE"
 
 
 @run
@@ -519,9 +583,8 @@ async def test_news_of_another_process_spares_the_lost_race() -> None:
 
 # -- progress ----------------------------------------------------------------------------------
 STUDENT_COMMANDS: dict[str, Callable[[UUID, CourseIds], Any]] = {
-    "activate": lambda e, _: m.ActivateEnrollment(e),
     "complete lesson": lambda e, c: m.CompleteLesson(e, c.lessons[0]),
-    "score quiz": lambda e, _: m.ScoreQuiz(e, uuid4(), 1.0, 2.0),
+    "submit quiz answers": lambda e, _: m.SubmitQuizAnswers(e, uuid4(), []),
     "cancel": lambda e, _: m.CancelEnrollment(e, "not mine to cancel"),
 }
 
@@ -551,7 +614,7 @@ async def test_progress_is_recorded_per_lesson_until_the_course_is_completed() -
     with pytest.raises(Conflict) as pending:
         await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
     assert pending.value.code == "enrollment.invalid_transition"
-    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
 
     await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
     with pytest.raises(NotFound) as unknown:

@@ -25,6 +25,7 @@ def image_tag(service: str) -> str:
         # ClickHouse images are tagged by release (26.9), chdb-core by release and patch.
         ("clickhouse", ".".join(version_of("clickhouse").split(".")[:2])),
         ("weaviate", version_of("weaviate")),
+        ("mailpit", "v" + version_of("mailpit")),  # its images are tagged v1.33.1
         ("toxiproxy", version_of("toxiproxy")),
     ],
 )

@@ -24,7 +24,7 @@ def test_progress_carries_the_counts_the_enrollment_recorded() -> None:
     store, h = platform()
     course = run(h.course(modules=1, lessons=3))
     eid = run(h.enroll(course))
-    run(h.do(m.ActivateEnrollment(eid), h.enrollments[eid][1]))
+    run(h.do(m.ActivateEnrollment(eid), h.system))
     run(h.learn(eid, course.lessons[:2]))
 
     progressed = last(store, "enrollment.progressed")
@@ -37,9 +37,9 @@ def test_progress_carries_the_counts_the_enrollment_recorded() -> None:
 def test_a_quiz_score_is_passed_as_numbers_whatever_json_made_of_them() -> None:
     store, h = platform()
     eid = run(h.enroll(run(h.course())))
-    run(h.do(m.ActivateEnrollment(eid), h.enrollments[eid][1]))
+    run(h.do(m.ActivateEnrollment(eid), h.system))
     quiz = uuid4()
-    run(h.do(m.ScoreQuiz(eid, quiz, 7, 10), h.enrollments[eid][1]))  # ints, as a client may
+    run(h.do(m.ScoreQuiz(eid, quiz, 7, 10), h.system))  # ints, as JSON may make them
 
     scored = last(store, "enrollment.quiz_scored")
     [change] = roster.fold(scored)

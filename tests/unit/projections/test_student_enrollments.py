@@ -23,7 +23,7 @@ def test_progress_appends_the_lesson_and_completion_stamps_the_time() -> None:
     store, h = platform()
     course = run(h.course(modules=1, lessons=1))
     eid = run(h.enroll(course))
-    run(h.do(m.ActivateEnrollment(eid), h.enrollments[eid][1]))
+    run(h.do(m.ActivateEnrollment(eid), h.system))
     run(h.learn(eid, course.lessons))
 
     progressed, completed = last(store, "enrollment.progressed"), last(

@@ -20,15 +20,20 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from assistant.domain.thread import Outcome, Thread
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
 from commands.adapters.event_codec import _payload_hints, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, StoredEvent
+from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
+from commands.domain.quiz import grade
 from commands.domain.registry import EVENT_CLASSES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
+from notifications.domain.notification import Notification
+from notifications.domain.preferences import NotificationPreferences
 
 UUID_TYPE = {"type": "string", "logicalType": "uuid"}
 ENVELOPE = [
@@ -51,7 +56,12 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.give_consent("analytics")
+    user.withdraw_consent("analytics")
     events += user.collect_events()
+    erased = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    erased.erase("asked by the user")
+    events += erased.collect_events()
 
     other = uuid4()
     course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",
@@ -67,6 +77,26 @@ def _domain_events() -> list[Any]:
     course.add_lesson(module, spare, "Spare", "tmp", [])
     course.revise_lesson(lesson, "Logs, again", "A log is an ordered ...")
     course.remove_lesson(spare)
+    extra, moved = uuid4(), uuid4()
+    course.add_module(extra, "Extra")
+    course.add_lesson(extra, moved, "Moved", "", [])
+    course.rename_module(extra, "More")
+    course.reorder_modules([extra, module])
+    course.move_lesson(moved, module, 0)
+    course.revise_lesson_assets(lesson, [{"name": "notes.md", "url": "https://x.test/n.md",
+                                          "mime_type": "text/markdown", "size_bytes": 12}])
+    course.remove_module(extra)
+    quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": str(lesson),
+            "module_id": None, "pass_mark": 50.0, "max_attempts": 2, "questions": [
+                {"question_id": "q1", "kind": "multiple_choice", "prompt": "Which?",
+                 "options": ["a", "b"], "correct": [1], "accepted_answers": [],
+                 "points": 1.0}]}
+    course.add_quiz(quiz)
+    course.revise_quiz({**quiz, "title": "Check again"})
+    course.set_quiz_rules("last", True)
+    spare_quiz = {**quiz, "quiz_id": str(uuid4())}
+    course.add_quiz(spare_quiz)
+    course.remove_quiz(spare_quiz["quiz_id"])
     failed, succeeded = uuid4(), uuid4()
     course.publish(failed)
     course.revert_to_draft(failed, "embedding failed")
@@ -77,13 +107,49 @@ def _domain_events() -> list[Any]:
     course.reserve_seat(dropped_id, uuid4())
     course.release_seat(dropped_id)
     course.archive()
+    course.restore()
+    course.archive()
     events += course.collect_events()
+    draft = Course(id=uuid4(), instructor_id=user.id, title="Draft", description="",
+                   tags=[], capacity=1, prerequisites=[])
+    draft.delete()
+    events += draft.collect_events()
 
-    enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id)
+    enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id,
+                            attempt=1)
+    enrollment.initialise_progress([lesson])
     enrollment.activate()
+    reminder = uuid4()
+    enrollment.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
+    enrollment.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     enrollment.score_quiz(uuid4(), 7, 10)  # an int score: JSON keeps it an int
+    answers = [{"question_id": "q1", "choices": [1], "text": ""}]
+    enrollment.attempt_quiz(UUID(quiz["quiz_id"]), answers,
+                            grade({**quiz, "title": "Check again"}, answers), 2, "last",
+                            [lesson], [])
     enrollment.complete_lesson(lesson, [lesson])
     events += enrollment.collect_events()
+    certificate = Certificate(id=uuid4(), enrollment_id=enrollment_id, course_id=course.id,
+                              student_id=user.id, student_name="Ada", course_title="Intro",
+                              completed_at="2026-12-10T00:00:02+00:00")
+    events += certificate.collect_events()
+    for outcome in ("sent", "failed", "suppressed"):
+        notification = Notification(id=uuid4(), user_id=user.id, template="welcome",
+                                    channel="email", address="ada@example.org", locale="en",
+                                    category="welcome", variables={"course_title": "Intro"})
+        match outcome:
+            case "sent":
+                notification.record_sent(2, "<id@mailpit>")
+            case "failed":
+                notification.record_failed(8, "SMTP down")
+            case _:
+                notification.suppress("unsubscribed")
+        events += notification.collect_events()
+    preferences = NotificationPreferences(id=uuid4(), user_id=user.id)
+    preferences.unsubscribe("reminder", "link")
+    preferences.resubscribe("reminder")
+    preferences.choose_locale("de")
+    events += preferences.collect_events()
     dropped = Enrollment(id=dropped_id, course_id=course.id, student_id=uuid4())
     dropped.cancel("changed my mind")
     events += dropped.collect_events()
@@ -96,6 +162,13 @@ def _domain_events() -> list[Any]:
     broken = Workflow(id=failed, kind="publishing", course_id=course.id, content_version=1)
     broken.fail("embed", "the encoder is down", 3)
     events += broken.collect_events()
+
+    thread = Thread(id=uuid4(), course_id=course.id, owner_id=user.id)
+    question = uuid4()
+    thread.request(question, str(module), "What is a log?")
+    thread.complete(question, Outcome("extractive", "A log is ordered [1].", (uuid4(),),
+                                      12.5, 3.25, 120, 9, 1.0))
+    events += thread.collect_events()
     return events
 
 
@@ -147,7 +220,13 @@ def _expected_type(hint: Any, found: Any) -> Any:
             assert found["items"]["type"] == "record"
             return {"type": "array", "items": found["items"]}
         return {"type": "array", "items": _expected_type(item, None)}
-    return {str: "string", int: "int", float: "double"}[hint]
+    if typing.get_origin(hint) is dict:
+        return {"type": "map", "values": _expected_type(typing.get_args(hint)[1], None)}
+    args = typing.get_args(hint)
+    if type(None) in args:  # optional: a union with null first, defaulting to null
+        (inner,) = [a for a in args if a is not type(None)]
+        return ["null", _expected_type(inner, None)]
+    return {str: "string", int: "int", float: "double", bool: "boolean"}[hint]
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))

@@ -574,15 +574,33 @@ def test_a_released_seat_can_be_taken_again() -> None:
     assert (recorded(course), course.seats) == (["course.seat_reserved"], frozenset({newcomer}))
 
 
-@pytest.mark.parametrize("given", [given_draft, given_archived], ids=["draft", "archived"])
-def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course]) -> None:
+@pytest.mark.parametrize(("given", "code"), [
+    (given_draft, "enrollment.course_not_open"), (given_archived, "enrollment.course_archived"),
+], ids=["draft", "archived"])
+def test_a_course_that_is_not_open_takes_no_enrollments(given: Callable[[], Course],
+                                                        code: str) -> None:
     course = given()
 
     with pytest.raises(Conflict) as refused:
         course.reserve_seat(uuid4(), uuid4())
 
-    assert refused.value.code == "enrollment.course_not_open"
+    assert refused.value.code == code
     assert recorded(course) == []
+
+
+def test_a_student_holds_at_most_one_seat_and_a_cancelled_one_may_take_another() -> None:
+    course, student = given_published(lessons=1), uuid4()
+    first, second = uuid4(), uuid4()
+    course.reserve_seat(first, student)
+
+    with pytest.raises(Conflict) as duplicate:
+        course.reserve_seat(second, student)
+    assert duplicate.value.code == "enrollment.duplicate"
+
+    course.release_seat(first)
+    course.reserve_seat(second, student)
+    assert (course.enrollment_of(student), course.attempts[student]) == (second, 2)
+    assert course.seats == frozenset({second})
 
 
 @pytest.mark.parametrize("given", [given_published, given_ready], ids=["published", "ready"])
@@ -602,6 +620,28 @@ def with_seat(course: Course) -> Course:
     return course
 
 
+def a_quiz(course: Course) -> dict[str, object]:
+    return {"quiz_id": "8b0e7e5e-0000-4000-8000-000000000001", "title": "Check",
+            "lesson_id": str(next(iter(course.lessons))), "module_id": None,
+            "pass_mark": 50.0, "max_attempts": 0, "questions": [
+                {"question_id": "q", "kind": "multiple_choice", "prompt": "?",
+                 "options": ["a", "b"], "correct": [0], "accepted_answers": [],
+                 "points": 1.0}]}
+
+
+def with_quiz(course: Course) -> Course:
+    course.add_quiz(a_quiz(course))
+    course.collect_events()
+    return course
+
+
+def with_two_modules() -> Course:
+    course = given_published(lessons=2)
+    course.add_module(uuid4(), "Second")
+    course.collect_events()
+    return course
+
+
 FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "revise details": (given_published, DETAIL_EDITS["revise details"]),
     "change capacity": (given_published, DETAIL_EDITS["change capacity"]),
@@ -617,6 +657,21 @@ FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "reserve seat": (given_published, lambda c: c.reserve_seat(uuid4(), uuid4())),
     "release seat": (lambda: with_seat(given_published()),
                      lambda c: c.release_seat(next(iter(c.seats)))),
+    "rename module": (given_published, lambda c: c.rename_module(first_module(c), "New")),
+    "remove module": (given_published, lambda c: c.remove_module(first_module(c))),
+    "reorder modules": (with_two_modules, lambda c: c.reorder_modules(list(c.modules)[::-1])),
+    "move lesson": (lambda: given_published(lessons=2),
+                    lambda c: c.move_lesson(c.lesson_ids[1], first_module(c), 0)),
+    "revise assets": (given_published, lambda c: c.revise_lesson_assets(
+        c.lesson_ids[0], [{"name": "a", "url": "https://x.test/a"}])),
+    "add quiz": (given_published, lambda c: c.add_quiz(a_quiz(c))),
+    "revise quiz": (lambda: with_quiz(given_published()),
+                    lambda c: c.revise_quiz({**a_quiz(c), "title": "Again"})),
+    "remove quiz": (lambda: with_quiz(given_published()),
+                    lambda c: c.remove_quiz(str(a_quiz(c)["quiz_id"]))),
+    "set quiz rules": (given_published, lambda c: c.set_quiz_rules("last", True)),
+    "restore": (given_archived, lambda c: c.restore()),
+    "delete": (given_draft, lambda c: c.delete()),
 }
 
 

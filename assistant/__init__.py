@@ -1,0 +1,1 @@
+"""The learning assistant: grounded answers to students' questions about a course."""

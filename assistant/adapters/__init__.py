@@ -1,0 +1,1 @@
+"""The assistant's way out: Weaviate, the read models, Redis, the write side."""

@@ -1,0 +1,1 @@
+"""The assistant's HTTP entry point (the assistant-api process)."""

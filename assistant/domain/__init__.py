@@ -1,0 +1,1 @@
+"""Pure logic of the assistant: no I/O, no clock, no driver imports."""

@@ -1,0 +1,1 @@
+"""The assistant's labelled evaluation set and its metrics."""

@@ -1,0 +1,78 @@
+"""A burst of enrollments through the command API, as the enrollment benchmark and the
+crash test drive it: registered students (so each gets a welcome email), one course,
+concurrent enrolls; each enroll's latency is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+import httpx
+
+from commands.api.auth import issue_token
+from smartcourse.settings import Settings
+
+
+@dataclass
+class Burst:
+    course_id: str
+    emails: dict[str, str] = field(default_factory=dict)  # enrollment id -> address
+    latencies: list[float] = field(default_factory=list)  # seconds, per enroll
+    started: float = 0.0
+    finished: float = 0.0
+
+
+def _auth(settings: Settings, user: UUID, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, user, role)}"}
+
+
+async def prepare(settings: Settings, students: int, concurrency: int = 32
+                  ) -> tuple[str, list[tuple[UUID, str]]]:
+    """A published course with room for everyone, and `students` registered students."""
+    base = f"http://{settings.host}:{settings.command_api_port}"
+    teacher = _auth(settings, uuid4(), "instructor")
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        course = (await http.post("/courses", json={"title": "Burst course",
+                                                     "capacity": students + 10},
+                                  headers=teacher)).json()["course_id"]
+        module = (await http.post(f"/courses/{course}/modules", json={"title": "M"},
+                                  headers=teacher)).json()["module_id"]
+        await http.post(f"/courses/{course}/modules/{module}/lessons",
+                        json={"title": "L", "content": "text"}, headers=teacher)
+        assert (await http.post(f"/courses/{course}/publish", headers=teacher)).status_code == 202
+        people = [(uuid4(), f"{uuid4().hex[:12]}@burst.example") for _ in range(students)]
+        slots = asyncio.Semaphore(concurrency)
+
+        async def register(user: UUID, email: str) -> None:
+            async with slots:
+                reply = await http.post("/users", json={
+                    "user_id": str(user), "display_name": "Burst student", "email": email},
+                    headers=_auth(settings, user, "student"))
+                assert reply.status_code == 201, reply.text
+
+        await asyncio.gather(*(register(u, e) for u, e in people))
+    return course, people
+
+
+async def enroll_all(settings: Settings, course: str, people: list[tuple[UUID, str]],
+                     concurrency: int = 64) -> Burst:
+    base = f"http://{settings.host}:{settings.command_api_port}"
+    burst = Burst(course)
+    slots = asyncio.Semaphore(concurrency)
+    tokens = {u: _auth(settings, u, "student") for u, _ in people}
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 limits=httpx.Limits(max_connections=concurrency)) as http:
+        async def enroll(user: UUID, email: str) -> None:
+            async with slots:
+                began = time.perf_counter()
+                reply = await http.post(f"/courses/{course}/enroll", headers=tokens[user])
+                burst.latencies.append(time.perf_counter() - began)
+                assert reply.status_code == 202, reply.text
+                burst.emails[reply.json()["enrollment_id"]] = email
+
+        burst.started = time.perf_counter()
+        await asyncio.gather(*(enroll(u, e) for u, e in people))
+        burst.finished = time.perf_counter()
+    return burst

@@ -1,0 +1,50 @@
+"""Builds the enrollment workflow and the notification sender from settings (their piece of
+the composition root); tests pass their own clock, backoff or channels as parameters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from notifications.channels import EmailChannel
+from notifications.sender import Links, NotificationSender, Retry, ensure_notification_schema
+from smartcourse.bootstrap import WriteSide, open_write_side
+from smartcourse.settings import Settings
+from streams.workflows.enrollment import Backoff
+from streams.workflows.enrollment_runner import SYSTEM, EnrollmentWorkflow, ensure_workflow_schema
+
+
+@dataclass
+class Processes:
+    side: WriteSide
+    workflow: EnrollmentWorkflow
+    sender: NotificationSender
+
+
+def email_channel(settings: Settings) -> EmailChannel:
+    return EmailChannel(settings.smtp_host, settings.smtp_port, settings.mail_sender,
+                        settings.smtp_username, settings.smtp_password, settings.smtp_starttls,
+                        settings.smtp_timeout, settings.mail_lookup_url)
+
+
+@asynccontextmanager
+async def open_processes(settings: Settings, retry: Retry | None = None
+                         ) -> AsyncIterator[Processes]:
+    side = await open_write_side(settings)
+    try:
+        await ensure_workflow_schema(side.pool)
+        await ensure_notification_schema(side.pool)
+        workflow = EnrollmentWorkflow(
+            side.bus, side.pool, timedelta(days=settings.reminder_inactive_days),
+            Backoff(attempts=settings.enrollment_step_attempts))
+        sender = NotificationSender(
+            side.bus, side.pool, {"email": email_channel(settings)},
+            Links(settings.jwt_secret, settings.public_query_url, settings.public_command_url),
+            SYSTEM, retry or Retry(settings.notification_attempts,
+                                   settings.notification_retry_base_delay,
+                                   settings.notification_retry_max_delay))
+        yield Processes(side, workflow, sender)
+    finally:
+        await side.close()

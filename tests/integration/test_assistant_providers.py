@@ -1,0 +1,82 @@
+"""The HTTP providers over a real socket, against the stand-in server's OpenAI and Anthropic
+streams; the chain's breaker opens on the failing one and falls back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from assistant.providers.base import Prompt, ProviderError, Usage
+from assistant.providers.breaker import OPEN, CircuitBreaker
+from assistant.providers.chain import Generation, Limits, ProviderChain
+from assistant.providers.extractive import ExtractiveProvider
+from assistant.providers.http import AnthropicProvider, OpenAICompatibleProvider
+from tests.support.llm_standin import StandIn, running
+
+pytestmark = pytest.mark.integration
+
+PROMPT = Prompt("What is a branch?", (
+    (1, "Branches", "A branch in Git is a movable pointer to a commit. HEAD names it."),))
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with running() as state:
+        yield state
+
+
+async def _text(stream: AsyncIterator[str]) -> list[str]:
+    return [piece async for piece in stream]
+
+
+def test_openai_compatible_stream_gives_pieces_and_usage(standin: StandIn) -> None:
+    provider = OpenAICompatibleProvider(f"{standin.base_url}/v1", "gpt-test", "sk-test")
+    usage = Usage()
+    pieces = asyncio.run(_text(provider.stream(PROMPT, usage)))
+    assert len(pieces) > 3
+    assert "".join(pieces) == "A branch in Git is a movable pointer to a commit [1]."
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.reported) == (321, len(pieces),
+                                                                              True)
+    sent = standin.requests[-1]["body"]
+    assert sent["stream"] is True and sent["messages"][0]["role"] == "system"
+
+
+def test_anthropic_stream_gives_pieces_and_usage(standin: StandIn) -> None:
+    provider = AnthropicProvider(standin.base_url, "claude-test", "key-test")
+    usage = Usage()
+    pieces = asyncio.run(_text(provider.stream(PROMPT, usage)))
+    assert "".join(pieces) == "A branch in Git is a movable pointer to a commit [1]."
+    assert (usage.prompt_tokens, usage.completion_tokens) == (123, len(pieces))
+    request = standin.requests[-1]
+    assert request["key"] == "key-test" and "data, not instructions" in request["body"]["system"]
+
+
+def test_malformed_streams_and_server_errors_are_provider_errors(standin: StandIn) -> None:
+    provider = OpenAICompatibleProvider(f"{standin.base_url}/v1", "gpt-test", "")
+    for mode, message in (("garbage", "malformed"), ("fail", "answered 500")):
+        standin.mode = mode
+        with pytest.raises(ProviderError, match=message):
+            asyncio.run(_text(provider.stream(PROMPT, Usage())))
+
+
+def test_the_breaker_opens_on_the_failing_server_and_the_chain_falls_back(
+        standin: StandIn) -> None:
+    standin.mode = "fail"
+    remote = AnthropicProvider(standin.base_url, "claude-test", "key-test")
+    chain = ProviderChain([remote, ExtractiveProvider()], Limits(attempts=1),
+                          {"anthropic": CircuitBreaker(threshold=2, reset_after=60)})
+
+    async def ask() -> tuple[str, Generation]:
+        generation = Generation()
+        return "".join(await _text(chain.stream(PROMPT, generation))), generation
+
+    async def three() -> list[tuple[str, Generation]]:
+        return [await ask() for _ in range(3)]
+
+    answers = asyncio.run(three())  # one loop: the provider's client belongs to it
+    assert all(g.provider == "extractive" and "[1]" in text for text, g in answers)
+    assert chain.breaker("anthropic").state == OPEN
+    assert len(standin.requests) == 2  # the third question never reached the server
+    assert answers[2][1].attempts[0].outcome == "skipped:open"
