@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from commands.api.auth import issue_token
+from bench.accounts import issuer, register
 from smartcourse.settings import Settings
 
 
@@ -24,15 +24,12 @@ class Burst:
     finished: float = 0.0
 
 
-def _auth(settings: Settings, user: UUID, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(settings, user, role)}"}
-
-
 async def prepare(settings: Settings, students: int, concurrency: int = 32
                   ) -> tuple[str, list[tuple[UUID, str]]]:
     """A published course with room for everyone, and `students` registered students."""
     base = f"http://{settings.host}:{settings.command_api_port}"
-    teacher = _auth(settings, uuid4(), "instructor")
+    [(_, teacher_token)] = await register(settings, 1, "instructor")
+    teacher = {"Authorization": f"Bearer {teacher_token}"}
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         course = (await http.post("/courses", json={"title": "Burst course",
                                                      "capacity": students + 10},
@@ -42,17 +39,9 @@ async def prepare(settings: Settings, students: int, concurrency: int = 32
         await http.post(f"/courses/{course}/modules/{module}/lessons",
                         json={"title": "L", "content": "text"}, headers=teacher)
         assert (await http.post(f"/courses/{course}/publish", headers=teacher)).status_code == 202
-        people = [(uuid4(), f"{uuid4().hex[:12]}@burst.example") for _ in range(students)]
-        slots = asyncio.Semaphore(concurrency)
-
-        async def register(user: UUID, email: str) -> None:
-            async with slots:
-                reply = await http.post("/users", json={
-                    "user_id": str(user), "display_name": "Burst student", "email": email},
-                    headers=_auth(settings, user, "student"))
-                assert reply.status_code == 201, reply.text
-
-        await asyncio.gather(*(register(u, e) for u, e in people))
+    emails = [f"{uuid4().hex[:12]}@burst.example" for _ in range(students)]
+    registered = await register(settings, students, "student", emails)
+    people = [(user, email) for (user, _), email in zip(registered, emails, strict=True)]
     return course, people
 
 
@@ -61,7 +50,9 @@ async def enroll_all(settings: Settings, course: str, people: list[tuple[UUID, s
     base = f"http://{settings.host}:{settings.command_api_port}"
     burst = Burst(course)
     slots = asyncio.Semaphore(concurrency)
-    tokens = {u: _auth(settings, u, "student") for u, _ in people}
+    sign = issuer(settings)
+    tokens = {u: {"Authorization": f"Bearer {sign.issue(u, 'student', None)}"}
+              for u, _ in people}
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=concurrency)) as http:
         async def enroll(user: UUID, email: str) -> None:

@@ -25,15 +25,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import psycopg
 from eventsourcing.domain import Aggregate
 
+from bench.accounts import register, tokens
 from bench.figures import Figure, Scale, median_round
 from bench.tools import vegeta
-from commands.api.auth import issue_token
 from infra import stack
 from smartcourse.local_servers import serve
 from smartcourse.settings import Settings
@@ -59,10 +58,10 @@ class Seed:
 
 
 async def seed(base: str, settings: Settings) -> Seed:
-    instructor = uuid4()
-    token = issue_token(settings, instructor, "instructor")
+    [(_, token)] = await register(settings, 1, "instructor")
     auth = {"Authorization": f"Bearer {token}"}
-    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
+    [(_, admin_token)] = await register(settings, 1, "admin")
+    admin = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=32)) as http:
         async def post(path: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
@@ -85,8 +84,10 @@ async def seed(base: str, settings: Settings) -> Seed:
 
         courses = dict(await asyncio.gather(*(course() for _ in range(COURSES))))
 
+        students = iter(await register(settings, ACTIVE_ENROLLMENTS // 200 * 200, "student"))
+
         async def enrollment() -> tuple[str, str, str]:
-            student = issue_token(settings, uuid4(), "student")
+            student = next(students)[1]
             headers = {"Authorization": f"Bearer {student}"}
             course_id = random.choice(list(courses))
             enrolled = await post(f"/courses/{course_id}/enroll", None, headers)
@@ -110,11 +111,12 @@ def targets(base: str, seed: Seed, settings: Settings, count: int) -> list[dict[
 
     progress = seed.progress
     course_ids = list(seed.courses)
+    kinds = [random.random() for _ in range(count)]
+    students = iter(tokens(settings, sum(1 for k in kinds if k < 0.4)))
     out = []
-    for n in range(count):
-        kind = random.random()
+    for n, kind in enumerate(kinds):
         if kind < 0.4:
-            student = issue_token(settings, uuid4(), "student")
+            student = next(students)[1]
             out.append(target(f"/courses/{random.choice(course_ids)}/enroll", student))
         elif kind < 0.8 and progress:
             enrollment_id, _, token, lesson = progress.pop()

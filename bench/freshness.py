@@ -16,14 +16,13 @@ import asyncio
 import statistics
 import time
 from typing import Any
-from uuid import uuid4
 
 import aiohttp
 import psutil
 
+from bench.accounts import register
 from bench.figures import Figure, Scale, median_round
 from bench.tools import app_running
-from commands.api.auth import issue_token
 from infra import stack
 from smartcourse.settings import Settings
 
@@ -68,7 +67,8 @@ async def _until_ready(reads: aiohttp.ClientSession, course: str,
 async def _measure(settings: Settings, rate: int, seconds: float) -> dict[str, Any]:
     writes = f"http://{settings.host}:{settings.command_api_port}"
     reads = f"http://{settings.host}:{settings.query_api_port}"
-    instructor = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'instructor')}"}
+    [(_, teacher_token)] = await register(settings, 1, "instructor")
+    instructor = {"Authorization": f"Bearer {teacher_token}"}
     timeout = aiohttp.ClientTimeout(total=30)
     # aiohttp rather than httpx: the client shares the two cores with everything it measures,
     # and costs a fraction of httpx's CPU per request.
@@ -84,8 +84,8 @@ async def _measure(settings: Settings, rate: int, seconds: float) -> dict[str, A
         await post(f"/courses/{course}/modules/{module}/lessons", {"title": "L", "content": "t"})
         await post(f"/courses/{course}/publish")
         await _until_ready(r, course, instructor)
-        students = [{"Authorization": f"Bearer {issue_token(settings, uuid4(), 'student')}"}
-                    for _ in range(int(rate * (seconds + WARMUP_SECONDS)))]
+        students = [{"Authorization": f"Bearer {token}"} for _, token in await register(
+            settings, int(rate * (seconds + WARMUP_SECONDS)), "student")]
 
         freshness: list[float] = []
         failures: list[str] = []

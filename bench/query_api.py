@@ -14,15 +14,14 @@ import random
 import statistics
 import time
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import psycopg
 
+from bench.accounts import register
 from bench.command_path import attack
 from bench.figures import Figure, Scale, median_round
 from bench.tools import app_running
-from commands.api.auth import issue_token
 from smartcourse.settings import Settings
 
 COURSES, STUDENTS = 20, 200
@@ -32,7 +31,8 @@ async def seed(settings: Settings) -> tuple[list[str], list[tuple[str, str]], in
     """Courses and enrolled students, written through the command API; returns the course
     ids, (student id, token) pairs and the last write's position."""
     writes = f"http://{settings.host}:{settings.command_api_port}"
-    teacher = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'instructor')}"}
+    [(_, teacher_token)] = await register(settings, 1, "instructor")
+    teacher = {"Authorization": f"Bearer {teacher_token}"}
     last = 0
     async with httpx.AsyncClient(base_url=writes, timeout=30) as http:
         async def course(n: int) -> str:
@@ -49,9 +49,7 @@ async def seed(settings: Settings) -> tuple[list[str], list[tuple[str, str]], in
 
         courses = list(await asyncio.gather(*(course(n) for n in range(COURSES))))
         students = []
-        for _ in range(STUDENTS):
-            student = uuid4()
-            token = issue_token(settings, student, "student")
+        for student, token in await register(settings, STUDENTS, "student"):
             reply = await http.post(f"/courses/{random.choice(courses)}/enroll",
                                     headers={"Authorization": f"Bearer {token}"})
             last = max(last, reply.json()["position"])

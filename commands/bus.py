@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from commands.adapters.event_store import EventStore, Metadata
+from commands.domain.base import AggregateRoot
 from commands.handlers import HANDLERS
 from commands.messages import Actor
-from commands.unit_of_work import AggregateCache, CommandResult, run_command
+from commands.unit_of_work import AggregateCache, CommandResult, UnitOfWork, run_command
 from privacy.sealing import MemoryKeys, PersonalData
+
+A = TypeVar("A", bound=AggregateRoot)
 
 
 class CommandBus:
@@ -38,3 +41,10 @@ class CommandBus:
             lambda uow: handler(command, actor, uow), self.store, self.cache, metadata,
             self.personal,
         )
+
+    async def peek(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """An aggregate as this process knows it (its cache, caught up with other processes'
+        appends), without a command: for the write side's own questions, such as which role
+        a token's user has now."""
+        uow = UnitOfWork(self.store, self.cache, Metadata(actor=None, correlation_id=uuid4()))
+        return await uow.find(cls, aggregate_id)

@@ -12,13 +12,15 @@ from uuid import UUID
 
 from commands import messages as m
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import COMPLETED, Enrollment
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
-from commands.domain.ids import enrollment_id
+from commands.domain.ids import email_claim_id, enrollment_id
 from commands.domain.quiz import grade
 from commands.domain.user import ROLES, User
 from commands.domain.workflow import Workflow
 from commands.unit_of_work import CommandResult, UnitOfWork
+from identity.emails import normalise_email
 
 Handler = Callable[[Any, m.Actor, UnitOfWork], Awaitable[CommandResult]]
 
@@ -29,14 +31,61 @@ def _require_role(actor: m.Actor, *roles: str) -> None:
 
 
 async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """One account per email: the email's claim stream is created in the same commit, so a
+    concurrent registration with the same email loses the race and then finds it taken."""
     if cmd.role not in ROLES:
         raise RuleViolated(f"unknown role {cmd.role!r}", "user.unknown_role")
     if cmd.role != "student" or actor.user_id != cmd.user_id:
         _require_role(actor, "admin")  # only admins create staff or other people's accounts
+    email = normalise_email(cmd.email)
     if await uow.find(User, cmd.user_id) is not None:
         raise Conflict("the user is already registered", "user.exists")
-    user = User(id=cmd.user_id, display_name=cmd.display_name, email=cmd.email, role=cmd.role)
+    claim_id = email_claim_id(email)
+    if await uow.find(EmailClaim, claim_id) is not None:
+        raise Conflict("an account with this email exists", "user.email_taken")
+    user = User(id=cmd.user_id, display_name=cmd.display_name, email=email, role=cmd.role)
     uow.add(user)
+    uow.add(EmailClaim(id=claim_id, user_id=cmd.user_id))
+    return await uow.commit(user)
+
+
+async def change_role(cmd: m.ChangeRole, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "admin")
+    if cmd.role not in ROLES:
+        raise RuleViolated(f"unknown role {cmd.role!r}", "user.unknown_role")
+    user = await uow.get(User, cmd.user_id)
+    user.change_role(cmd.role)
+    return await uow.commit(user)
+
+
+async def deactivate_user(cmd: m.DeactivateUser, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    """Admins deactivate anyone but themselves (the last admin could lock everyone out);
+    users may close their own account."""
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    elif actor.role == "admin":
+        raise RuleViolated("an admin cannot deactivate their own account",
+                           "user.cannot_deactivate_self")
+    user = await uow.get(User, cmd.user_id)
+    user.deactivate(cmd.reason)
+    return await uow.commit(user)
+
+
+async def reactivate_user(cmd: m.ReactivateUser, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.reactivate()
+    return await uow.commit(user)
+
+
+async def record_password_change(cmd: m.RecordPasswordChange, actor: m.Actor,
+                                 uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.record_password_change()
     return await uow.commit(user)
 
 
@@ -423,6 +472,10 @@ async def complete_workflow(
 
 HANDLERS: dict[type, Handler] = {
     m.RegisterUser: register_user,
+    m.ChangeRole: change_role,
+    m.DeactivateUser: deactivate_user,
+    m.ReactivateUser: reactivate_user,
+    m.RecordPasswordChange: record_password_change,
     m.EraseUser: erase_user,
     m.GiveConsent: give_consent,
     m.WithdrawConsent: withdraw_consent,

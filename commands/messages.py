@@ -6,25 +6,37 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who issues a command: a user with a role, or the platform's own workflows."""
-
-    user_id: UUID
-    role: str  # student | instructor | admin | system
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ("admin", "system")
+from identity.actor import Actor as Actor  # commands name their actor; it lives with identity
 
 
 @dataclass(frozen=True)
 class RegisterUser:
     user_id: UUID
     display_name: str
-    email: str
+    email: str  # normalised (identity.emails): the claim that keeps emails unique
     role: str
+
+
+@dataclass(frozen=True)
+class ChangeRole:
+    user_id: UUID
+    role: str
+
+
+@dataclass(frozen=True)
+class DeactivateUser:
+    user_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReactivateUser:
+    user_id: UUID
+
+
+@dataclass(frozen=True)
+class RecordPasswordChange:
+    user_id: UUID
 
 
 @dataclass(frozen=True)

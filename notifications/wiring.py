@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from notifications.channels import EmailChannel
 from notifications.sender import Links, NotificationSender, Retry, ensure_notification_schema
-from smartcourse.bootstrap import WriteSide, open_write_side
+from smartcourse.bootstrap import WriteSide, link_secret, open_write_side
 from smartcourse.settings import Settings
 from streams.workflows.enrollment import Backoff
 from streams.workflows.enrollment_runner import SYSTEM, EnrollmentWorkflow, ensure_workflow_schema
@@ -41,7 +41,7 @@ async def open_processes(settings: Settings, retry: Retry | None = None
             Backoff(attempts=settings.enrollment_step_attempts))
         sender = NotificationSender(
             side.bus, side.pool, {"email": email_channel(settings)},
-            Links(settings.jwt_secret, settings.public_query_url, settings.public_command_url),
+            Links(link_secret(settings), settings.public_query_url, settings.public_command_url),
             SYSTEM, retry or Retry(settings.notification_attempts,
                                    settings.notification_retry_base_delay,
                                    settings.notification_retry_max_delay))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from commands.api.errors import Unauthorized
 from commands.domain.errors import Forbidden, NotFound
-from commands.messages import Actor
+from identity.actor import Actor
+from identity.errors import Unauthorized
 
 PUBLIC_STATUSES = ("PUBLISHED", "READY")
 

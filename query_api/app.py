@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 
+from identity.http import hygiene
 from operations.platform_metrics import PlatformCollector
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
@@ -27,6 +28,7 @@ from query_api.routes import (
     operations,
     privacy,
 )
+from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import DegradedModes, Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
@@ -45,6 +47,7 @@ POSITIONS_POLLED = "positions_polled"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
+        app.state.identity = identity_for_reads(settings, keyring, pool)
         platform = PlatformCollector(settings, (settings.worker_app_id,
                                                 settings.analytics_worker_app_id,
                                                 settings.workflow_worker_app_id))
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     for module in (courses, instructors, enrollments, learning, content, analytics,
                    operations, certificates, audit, privacy):
         app.include_router(module.router)

@@ -8,11 +8,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
 
-from commands.api.auth import bearer, current_actor
-from commands.domain.errors import Forbidden
-from commands.messages import Actor
+from identity.actor import Actor
+from identity.http.deps import CurrentActor, MaybeActor, require_role
 from query_api import access
 from query_api import positions as p
 from query_api.consistency import requested_token
@@ -21,30 +19,8 @@ from query_api.db import Snapshot, snapshot
 MAX_POSITION = 2**63 - 1
 READ_POSITION_HEADER = "X-Read-Position"
 
-CurrentUser = Annotated[Actor, Depends(current_actor)]
-
-
-async def optional_actor(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Actor | None:
-    """The caller if a bearer token came (a bad one is still a 401), else anonymous."""
-    if credentials is None:
-        return None
-    return await current_actor(request, credentials)
-
-
-MaybeUser = Annotated[Actor | None, Depends(optional_actor)]
-
-
-def require_role(*roles: str) -> Callable[[Actor], Actor]:
-    def check(actor: CurrentUser) -> Actor:
-        if actor.role not in roles and not actor.is_admin:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}", "auth.role_required")
-        return actor
-    return check
-
-
+CurrentUser = CurrentActor
+MaybeUser = MaybeActor
 AdminUser = Annotated[Actor, Depends(require_role("admin"))]
 
 

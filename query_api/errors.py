@@ -1,6 +1,6 @@
 """Read-side errors and their HTTP mapping, in the command API's body shape.
 
-The body shape, 401/403/404/422 and request validation come from `commands.api.errors`
+The body shape, 401/403/404/422 and request validation come from `identity.http.errors`
 (installed as is); this module adds what only reads can meet: a consistency token the
 projections have not reached in time, and read models that are missing or too slow.
 """
@@ -14,9 +14,9 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from commands.api import errors as command_errors
-from commands.api.errors import error_body
 from commands.domain.errors import SmartCourseError
+from identity.http import errors as shared
+from identity.http.errors import error_body
 
 log = logging.getLogger("smartcourse.query_api")
 
@@ -35,7 +35,7 @@ class NotCaughtUp(SmartCourseError):
 
 
 def install(app: FastAPI) -> None:
-    command_errors.install(app)
+    shared.install(app)
 
     @app.exception_handler(NotCaughtUp)
     async def not_caught_up(_: Request, error: NotCaughtUp) -> JSONResponse:
@@ -44,6 +44,7 @@ def install(app: FastAPI) -> None:
             headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
         )
 
+    @app.exception_handler(psycopg.errors.InvalidSchemaName)  # no read model built at all
     @app.exception_handler(psycopg.errors.UndefinedTable)
     async def missing_read_model(_: Request, error: psycopg.Error) -> JSONResponse:
         log.error("a read model is missing: %s", error)

@@ -17,6 +17,12 @@ from commands.adapters.avro_contracts import EventEncoder
 from commands.adapters.event_store import EventStore, ensure_schema
 from commands.adapters.store_follower import StoreFollower
 from commands.bus import CommandBus
+from identity.adapters import keys as identity_keys
+from identity.adapters import stores as identity_stores
+from identity.adapters.throttle import Throttle
+from identity.passwords import HashParameters, Passwords
+from identity.service import AccountDirectory, EmailDirectory, Identity
+from identity.tokens import TokenIssuer
 from privacy import keys as data_keys
 from privacy.sealing import PersonalData
 from smartcourse.observability.health import DegradedModes
@@ -110,6 +116,7 @@ async def open_write_side(settings: Settings) -> WriteSide:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
+        await identity_stores.ensure_schema(conn)
         await data_keys.ensure_schema(conn)
     modes = DegradedModes()
     store = EventStore(pool, await asyncio.to_thread(append_encoder, settings, modes),
@@ -123,3 +130,64 @@ async def open_write_side(settings: Settings) -> WriteSide:
     if store.encoder is None:
         side.registering = asyncio.create_task(keep_registering(store, settings, modes))
     return side
+
+
+# -- identity --------------------------------------------------------------------------------
+def open_keyring(settings: Settings) -> identity_keys.Keyring:
+    """The signing keys; raises UnsafeConfiguration outside dev without real keys."""
+    return identity_keys.open_keyring(settings.jwt_keys_dir, settings.is_dev,
+                                      settings.data_dir / "identity" / "keys")
+
+
+def token_issuer(settings: Settings, keyring: identity_keys.Keyring) -> TokenIssuer:
+    return TokenIssuer(keyring, settings.jwt_issuer, settings.jwt_audience,
+                       settings.access_token_ttl_seconds)
+
+
+def password_hasher(settings: Settings) -> Passwords:
+    return Passwords(HashParameters(settings.argon2_time_cost, settings.argon2_memory_kib,
+                                    settings.argon2_parallelism))
+
+
+def throttle(settings: Settings) -> Throttle:
+    return Throttle(settings.redis_url, settings.login_limit_per_ip,
+                    settings.login_limit_per_account, settings.write_limit_per_user)
+
+
+def identity_for_writes(settings: Settings, keyring: identity_keys.Keyring,
+                        pool: AsyncConnectionPool, accounts: AccountDirectory,
+                        emails: EmailDirectory) -> Identity:
+    """The command API's identity: logins, refresh tokens, credentials."""
+    return Identity(token_issuer(settings, keyring), accounts, password_hasher(settings),
+                    identity_stores.Credentials(pool),
+                    identity_stores.RefreshTokens(pool, settings.refresh_token_ttl_seconds),
+                    emails)
+
+
+def identity_for_reads(settings: Settings, keyring: identity_keys.Keyring,
+                       pool: AsyncConnectionPool) -> Identity:
+    """The query API's identity: verifies tokens, reads the account registry."""
+    return Identity(token_issuer(settings, keyring), identity_stores.SqlAccounts(pool))
+
+
+def link_secret(settings: Settings) -> str:
+    """The key of signed links (unsubscribe). Outside dev it must be configured; in dev it
+    is generated once into the data folder (never a default, never committed)."""
+    import secrets
+
+    from identity.errors import UnsafeConfiguration
+
+    if settings.link_secret:
+        return settings.link_secret
+    if not settings.is_dev:
+        raise UnsafeConfiguration("no link secret configured: set SMARTCOURSE_LINK_SECRET "
+                                  "(or SMARTCOURSE_ENV=dev for local development)")
+    path = settings.data_dir / "identity" / "link-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("x") as out:
+                out.write(secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass  # another process wrote it first
+    return path.read_text().strip()

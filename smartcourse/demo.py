@@ -1,12 +1,14 @@
 """`smartcourse demo`: seeds a realistic data set through the running APIs and shows it flow.
 
-It talks to the platform the way clients do (HTTP with JWT tokens), then follows the events:
+It talks to the platform the way clients do (accounts registered over HTTP, OAuth2 password
+logins; the admin created as an operator creates one), then follows the events:
 event store -> relay -> Kafka, and prints where to look next.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,26 +51,75 @@ class Tally:
         return body
 
 
-class Client:
-    def __init__(self, http: httpx.Client, tally: Tally, role: str) -> None:
-        self.http, self.tally, self.user_id = http, tally, uuid4()
-        token = http.post("/auth/token", json={"user_id": str(self.user_id), "role": role})
-        token.raise_for_status()
-        self.auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+
+
+def new_account(kind: str) -> Account:
+    return Account(f"{kind}-{uuid4().hex[:8]}@example.com", secrets.token_urlsafe(18))
+
+
+def log_in(http: httpx.Client, account: Account) -> dict[str, str]:
+    """The OAuth2 password grant, as any client does it."""
+    token = http.post("/auth/token", data={"grant_type": "password",
+                                           "username": account.email,
+                                           "password": account.password})
+    token.raise_for_status()
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+class Acting:
+    """Someone logged in, acting through the command API."""
+
+    def __init__(self, http: httpx.Client, tally: Tally, auth: dict[str, str]) -> None:
+        self.http, self.tally, self.auth = http, tally, auth
 
     def post(self, path: str, body: Any = None) -> dict[str, Any]:
         return self.tally.record(self.http.post(path, json=body, headers=self.auth))
 
 
-def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
+class Client(Acting):
+    """A person using the platform: registers an account, logs in, acts."""
+
+    def __init__(self, http: httpx.Client, tally: Tally, display_name: str,
+                 grant: dict[str, str] | None = None, role: str = "student") -> None:
+        self.http, self.tally = http, tally
+        self.account = new_account(role)
+        registered = http.post("/users", json={"display_name": display_name,
+                                               "email": self.account.email,
+                                               "password": self.account.password})
+        registered.raise_for_status()
+        self.user_id = UUID(registered.json()["user_id"])
+        if role != "student":  # staff roles are granted by an admin
+            assert grant is not None
+            http.put(f"/users/{self.user_id}/role", json={"role": role},
+                     headers=grant).raise_for_status()
+        self.auth = log_in(http, self.account)
+
+
+def demo_admin(settings: Settings) -> Account:
+    """The demo's admin, created as an operator creates the first admin
+    (`smartcourse users create-admin`)."""
+    import asyncio
+
+    from identity.operators import create_account
+
+    admin = new_account("demo-admin")
+    asyncio.run(create_account(settings, admin.email, admin.password, "Demo admin"))
+    return admin
+
+
+def seed(settings: Settings, admin: Account,
+         students: int = 40) -> tuple[Tally, list[UUID]]:
     tally = Tally()
     random.seed(2026)
     with httpx.Client(base_url=f"http://{settings.host}:{settings.command_api_port}",
                       timeout=30) as http:
-        instructor = Client(http, tally, "instructor")
-        admin = Client(http, tally, "admin")
-        instructor.post("/users", {"user_id": str(instructor.user_id), "display_name": "Ada",
-                                   "email": "ada@example.org", "role": "student"})
+        grant = log_in(http, admin)
+        instructor = Client(http, tally, "Ada", grant=grant, role="instructor")
+        acting_admin = Acting(http, tally, grant)
         courses: list[tuple[str, list[str]]] = []
         quizzes: dict[str, tuple[str, list[str]]] = {}  # course -> quiz id, question ids
         for title, tags, capacity, lessons in COURSES:
@@ -97,7 +148,7 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
             courses.append((course_id, lesson_ids))
 
         for _ in range(students):
-            student = Client(http, tally, "student")
+            student = Client(http, tally, f"Student {random.randint(1, 10**6)}")
             course_id, lesson_ids = random.choice(courses[:2])
             enrollment = student.post(f"/courses/{course_id}/enroll")
             if "enrollment_id" not in enrollment:
@@ -106,7 +157,7 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
             enrollment_id = enrollment["enrollment_id"]
             # The enrollment workflow (workflow-worker) activates it by itself; the admin's
             # activation only spares the demo waiting for it (a no-op if already active).
-            admin.post(f"/enrollments/{enrollment_id}/activate")
+            acting_admin.post(f"/enrollments/{enrollment_id}/activate")
             for lesson_id in lesson_ids[: random.randint(0, len(lesson_ids))]:
                 student.post(f"/enrollments/{enrollment_id}/lessons/{lesson_id}/complete")
             quiz_id, question_ids = quizzes[course_id]
@@ -148,21 +199,23 @@ def topic_sizes(settings: Settings) -> dict[str, int]:
         consumer.close()
 
 
-def read_models_view(settings: Settings, courses: list[UUID]) -> str:
+def read_models_view(settings: Settings, courses: list[UUID], admin: Account) -> str:
     """What the query API shows once the worker has caught up (bounded wait)."""
-    from commands.api.auth import issue_token
     from smartcourse.local_servers import wait_until_caught_up
 
     try:
         wait_until_caught_up(settings, timeout=120)
     except (RuntimeError, httpx.HTTPError) as error:
         return f"  read models: not caught up yet ({error}); see `smartcourse app logs worker`"
-    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
+    with httpx.Client(base_url=f"http://{settings.host}:{settings.command_api_port}",
+                      timeout=30) as http:
+        headers = log_in(http, admin)
     base = f"http://{settings.host}:{settings.query_api_port}"
     lines = []
     for course_id in courses:
-        detail = httpx.get(f"{base}/courses/{course_id}", headers=admin, timeout=10).json()
-        roster = httpx.get(f"{base}/courses/{course_id}/roster", headers=admin,
+        detail = httpx.get(f"{base}/courses/{course_id}", headers=headers,
+                           timeout=10).json()
+        roster = httpx.get(f"{base}/courses/{course_id}/roster", headers=headers,
                            params={"limit": 100}, timeout=10).json()
         done = sum(1 for e in roster.get("items", []) if e["state"] == "COMPLETED")
         lines.append(f"    {detail.get('title', '?')[:38]:<38} {detail.get('status', '?'):<9} "
@@ -173,13 +226,14 @@ def read_models_view(settings: Settings, courses: list[UUID]) -> str:
 
 def run(settings: Settings) -> str:
     started = time.monotonic()
-    tally, courses = seed(settings)
+    admin = demo_admin(settings)
+    tally, courses = seed(settings, admin)
     relayed = wait_for_relay(settings, tally.last_position)
     with psycopg.connect(settings.pg_dsn) as conn:
         stored = conn.execute("SELECT count(*), coalesce(max(position), 0)"
                               " FROM event_store.events").fetchone()
     sizes = topic_sizes(settings)
-    view = read_models_view(settings, courses)
+    view = read_models_view(settings, courses, admin)
     refused = ", ".join(f"{code} ×{n}" for code, n in sorted(tally.refused.items()))
     command_api = f"http://{settings.host}:{settings.command_api_port}"
     return "\n".join([
@@ -192,7 +246,8 @@ def run(settings: Settings) -> str:
         f"  took {time.monotonic() - started:.1f}s",
         "",
         "Where to look:",
-        f"  command API docs   {command_api}/docs",
+        f"  command API docs   {command_api}/docs (Authorize: {admin.email} / "
+        f"{admin.password}, this demo's admin)",
         f"  query API docs     http://{settings.host}:{settings.query_api_port}/docs "
         "(reads; send a write's position as X-Consistency-Token)",
         "  analytics          .venv/bin/smartcourse sql \"SELECT * FROM "

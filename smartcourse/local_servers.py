@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from uuid import uuid4
 
 import httpx
 
@@ -69,20 +68,23 @@ def store_head(settings: Settings) -> int:
 
 
 def wait_until_caught_up(settings: Settings, timeout: float = 300) -> None:
-    """Until every projection, as the query API's /projections reports it, holds every event
-    the store held when the wait began: a relay and a worker just started first work off the
-    backlog (the relay's own checkpoint may still be behind the store). Bounded poll."""
-    from commands.api.auth import issue_token
+    """Until every projection holds every event the store held when the wait began: a relay
+    and a worker just started first work off the backlog (the relay's own checkpoint may
+    still be behind the store). Reads the positions the query API's /projections reports,
+    from the database directly (no admin token needed). Bounded poll."""
+    import psycopg
+
+    from projections.positions import projection_positions
 
     target = store_head(settings)
-    admin = {"Authorization": f"Bearer {issue_token(settings, uuid4(), 'admin')}"}
-    url = f"http://{settings.host}:{settings.query_api_port}/projections"
     deadline = time.monotonic() + timeout
     while True:
-        status = httpx.get(url, headers=admin, timeout=10).json()
-        behind = {p["name"]: target - p["position"] for p in status["projections"]
-                  if p["position"] < target}
-        if status["projections"] and not behind:
+        with psycopg.connect(settings.pg_dsn) as conn:
+            reached = projection_positions(conn, settings.worker_topic_partitions,
+                                           topic_prefix=settings.worker_topic_prefix)
+        behind = {name: target - position for name, position in reached.items()
+                  if position < target}
+        if reached and not behind:
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"projections still behind after {timeout:.0f}s: {behind}")

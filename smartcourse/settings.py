@@ -59,11 +59,6 @@ class Settings(BaseSettings):
     # been published (watermark markers): a bound on how stale a read-your-writes wait is.
     relay_marker_interval: float = 0.05
 
-    # Command API: JWT signing (HS256) and the local token endpoint.
-    jwt_secret: str = "local-development-only-change-me"
-    jwt_ttl_seconds: int = 3600
-    # Issue tokens for any user and role at POST /auth/token: local development and tests only.
-    dev_token_endpoint: bool = True
     idempotency_ttl_seconds: int = 86_400
     command_api_workers: int = 1
     pg_pool_size: int = 20
@@ -136,6 +131,34 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Identity (identity/, docs/security.md). `env`: only `dev` accepts generated signing keys
+    # and serves /auth/dev-token; anything else refuses to start without real keys.
+    env: str = "production"
+    # A folder of Ed25519 key files, one per kid (`smartcourse keys rotate`); in dev, empty
+    # means <data_dir>/identity/keys, generated on first start.
+    jwt_keys_dir: Path | None = None
+    jwt_issuer: str = "smartcourse"
+    jwt_audience: str = "smartcourse"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 86_400
+    # argon2id cost (bench/login.py measures it): RFC 9106's second recommended option.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 1
+    # Rate limits (Redis; `limits` notation "N/second|minute|hour"), per client IP and per
+    # account on the token endpoints, and per user on writes; off when empty.
+    login_limit_per_ip: str = "300/minute"
+    login_limit_per_account: str = "10/minute"
+    write_limit_per_user: str = "3000/minute"
+    # HTTP hygiene: allowed CORS origins (none by default); bodies: max_request_bytes.
+    cors_origins: list[str] = []
+    # The key of signed links (unsubscribe): required outside dev; in dev generated into
+    # <data_dir>/identity/link-secret on first use.
+    link_secret: str = ""
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
     # Observability (issue 12): how long a process waits for the schema registry at start
     # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
     # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
@@ -170,7 +193,7 @@ class Settings(BaseSettings):
     # the local Mailpit when mail goes to it, nothing (send again) for another SMTP host.
     mail_lookup_url: str = ""
     # Links in messages: the query API (certificates) and the command API (one-click
-    # unsubscribe, signed with an HMAC key derived from jwt_secret).
+    # unsubscribe, signed with an HMAC key derived from link_secret).
     public_query_url: str = ""
     public_command_url: str = ""
     # Whether `smartcourse worker` runs the enrollment workflow and the notification sender

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The tests run the local stack: development keys and /auth/dev-token are allowed, and many
+# accounts log in from one address within a minute (tests of the limits set their own).
+os.environ.setdefault("SMARTCOURSE_ENV", "dev")
+os.environ.setdefault("SMARTCOURSE_LOGIN_LIMIT_PER_IP", "1000000/minute")
+os.environ.setdefault("SMARTCOURSE_LOGIN_LIMIT_PER_ACCOUNT", "1000000/minute")
+os.environ.setdefault("SMARTCOURSE_WRITE_LIMIT_PER_USER", "1000000/minute")
 
 from smartcourse.settings import Settings
 

@@ -12,15 +12,19 @@ from prometheus_client import make_asgi_app
 
 from assistant.api import errors, questions
 from assistant.service import Assistant
+from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.assistant = await Assistant.open(settings)
+        # the registry decides who a token's user is (identity.accounts, on the read pool)
+        app.state.identity = identity_for_reads(settings, keyring, app.state.assistant.reads)
         await app.state.assistant.embedder.embed_query("warm up")  # loads the model now
         try:
             yield

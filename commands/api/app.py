@@ -8,9 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from commands.api import contract, errors
-from commands.api.limits import RequestSizeLimit
 from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
-from smartcourse.bootstrap import open_write_side
+from identity.adapters.write_side import AggregateAccounts, EmailClaims
+from identity.http import hygiene
+from identity.http import routes as auth_routes
+from smartcourse.bootstrap import (
+    identity_for_writes,
+    link_secret,
+    open_keyring,
+    open_write_side,
+    throttle,
+)
 from smartcourse.observability import api as observed
 from smartcourse.observability.health import Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
@@ -19,6 +27,8 @@ from smartcourse.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keyring = open_keyring(settings)  # refuses development keys outside dev, before serving
+    links = link_secret(settings)  # the same for the unsubscribe links' key
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -27,6 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
         app.state.pool, app.state.modes = write_side.pool, write_side.modes
         write_side.store.faults = app.state.faults
+        app.state.identity = identity_for_writes(
+            settings, keyring, write_side.pool, AggregateAccounts(write_side.bus),
+            EmailClaims(write_side.bus))
+        app.state.throttle = throttle(settings)
         try:
             yield
         finally:
@@ -40,9 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.link_secret = links
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     contract.install(app)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(auth_routes.router)
+    if settings.is_dev:
+        app.include_router(auth_routes.dev_router)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)

@@ -1,24 +1,12 @@
-"""The one place where errors become HTTP responses: {"error": {"code", "message", ...}}."""
+"""The command API's own errors; the envelope and the common statuses come from
+`identity.http.errors`, which both APIs install."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from fastapi import FastAPI
 
-import psycopg
-import psycopg_pool
-import redis.exceptions
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
-
-from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated, SmartCourseError
-
-
-class Unauthorized(SmartCourseError):
-    code = "auth.unauthorized"
+from commands.domain.errors import Conflict, SmartCourseError
+from identity.http import errors as shared
 
 
 class IdempotencyKeyReused(SmartCourseError):
@@ -29,79 +17,8 @@ class IdempotencyInProgress(Conflict):
     code = "idempotency.in_progress"
 
 
-log = logging.getLogger("smartcourse.api")
-
-# Failures of a dependency, not of the request: answered 503 with Retry-After, never 500.
-OUTAGES: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout,
-    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError,
-    TimeoutError,
-)
-
-STATUS: dict[type[SmartCourseError], int] = {
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RuleViolated: 422,
-    IdempotencyKeyReused: 422,
-}
-
-
-def status_of(error: SmartCourseError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
-
-
-def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **jsonable_encoder(details)}}
+shared.register_status(IdempotencyKeyReused, 422)
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(SmartCourseError)
-    async def domain_error(_: Request, error: SmartCourseError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
-        return JSONResponse(
-            error_body(error.code, error.message, **error.details),
-            status_code=status_of(error), headers=headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"location": list(e.get("loc", ())), "message": e.get("msg", ""),
-             "type": e.get("type", "")}
-            for e in error.errors()
-        ]
-        return JSONResponse(
-            error_body("request.invalid", "the request is not valid", problems=problems),
-            status_code=422,
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        correlation_id = request.headers.get("X-Correlation-ID")
-        if isinstance(error, OUTAGES):
-            # PostgreSQL or Redis unreachable (a restart, a network fault): nothing was
-            # answered as done, so a retry is safe; tell the client when to try again.
-            log.warning("dependency unavailable", extra={"path": request.url.path,
-                                                        "reason": str(error)[:300],
-                                                        "correlation_id": correlation_id})
-            return JSONResponse(error_body("service.unavailable", "a service the command "
-                                           "needs is unavailable; retry shortly",
-                                           correlation_id=correlation_id),
-                                status_code=503, headers={"Retry-After": "1"})
-        log.exception("unexpected error", extra={"path": request.url.path,
-                                                 "correlation_id": correlation_id})
-        return JSONResponse(error_body("internal", "an unexpected error occurred; it was "
-                                       "logged", correlation_id=correlation_id),
-                            status_code=500)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(
-            error.status_code, "http.error")
-        return JSONResponse(error_body(code, str(error.detail)),
-                            status_code=error.status_code, headers=error.headers)
+    shared.install(app)

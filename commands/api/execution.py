@@ -13,22 +13,19 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
-from commands.api.auth import CurrentActor
-from commands.api.errors import (
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
-    error_body,
-    status_of,
-)
+from commands.api.errors import IdempotencyInProgress, IdempotencyKeyReused
 from commands.domain.errors import RuleViolated, SmartCourseError
-from commands.messages import Actor
 from commands.unit_of_work import CommandResult
+from identity.actor import Actor
+from identity.http.correlation import correlation_id_of
+from identity.http.deps import CurrentActor
+from identity.http.errors import error_body, status_of
 
 MAX_KEY_LENGTH = 255
 
@@ -47,20 +44,14 @@ class CommandRunner:
         self.bus, self.redis, self.settings = state.bus, state.redis, state.settings
 
     def correlation_id(self) -> UUID:
-        given = self.request.headers.get("X-Correlation-ID")
-        if given:
-            try:
-                return UUID(given)
-            except ValueError:
-                raise RuleViolated("X-Correlation-ID must be a UUID",
-                                   "request.invalid_correlation_id") from None
-        return uuid4()
+        return correlation_id_of(self.request.headers.get("X-Correlation-ID"))
 
     async def run(
         self, command: Any, respond: Callable[[CommandResult], dict[str, Any]],
         status_code: int = 200, status_when_unchanged: int | None = None,
     ) -> JSONResponse:
         correlation_id = self.correlation_id()
+        await self.request.app.state.throttle.write(self.actor.user_id)
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
             result = await self._execute(command, correlation_id)
@@ -128,15 +119,15 @@ class CommandRunner:
                   "body": json.loads(reply.body), "headers": kept}
         await self.redis.set(redis_key, json.dumps(record), ex=ttl)
 
-    @staticmethod
-    def _reply(result: CommandResult, respond: Callable[[CommandResult], dict[str, Any]],
+    def _reply(self, result: CommandResult, respond: Callable[[CommandResult], dict[str, Any]],
                status_code: int, status_when_unchanged: int | None) -> JSONResponse:
         body = {**respond(result), "position": result.position,
                 "correlation_id": str(result.correlation_id)}
         status = status_when_unchanged if (not result.changed and status_when_unchanged) \
             else status_code
+        given = self.request.headers.get("X-Correlation-ID")  # echoed as the client sent it
         return JSONResponse(body, status_code=status, headers={
-            "X-Correlation-ID": str(result.correlation_id),
+            "X-Correlation-ID": given or str(result.correlation_id),
             "X-Consistency-Token": str(result.position),
         })
 

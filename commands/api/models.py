@@ -50,22 +50,28 @@ class Written(BaseModel):
     correlation_id: UUID
 
 
-class TokenRequest(Body):
-    user_id: UUID
-    role: Role
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
+Password = Annotated[str, StringConstraints(max_length=1024), Storable]
 
 
 class RegisterUserBody(Body):
-    user_id: UUID | None = None
+    user_id: UUID | None = Field(default=None, description="admins only: the account's id")
     display_name: text(100, min_length=1, strip=True)  # type: ignore[valid-type]
     email: Email
-    role: Role = "student"
+    password: Password = Field(description="at least 12 characters (docs/security.md)")
+    role: Role = Field(default="student", description="admins only: another role")
+
+
+class RoleBody(Body):
+    role: Role
+
+
+class DeactivateBody(Body):
+    reason: Reason = ""
+
+
+class ChangePasswordBody(Body):
+    current_password: Password
+    new_password: Password
 
 
 class UserWritten(Written):

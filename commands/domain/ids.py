@@ -34,3 +34,8 @@ def preferences_id(user_id: UUID) -> UUID:
 def event_id(aggregate_id: UUID, version: int) -> UUID:
     """An event is identified by its place in its aggregate's history."""
     return uuid5(NAMESPACE, f"event:{aggregate_id}:{version}")
+
+
+def email_claim_id(normalised_email: str) -> UUID:
+    """The one claim stream of an email address (already normalised: identity.emails)."""
+    return uuid5(NAMESPACE, f"email:{normalised_email}")

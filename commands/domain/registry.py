@@ -6,6 +6,7 @@ from assistant.domain.thread import Thread
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
@@ -14,7 +15,7 @@ from notifications.domain.preferences import NotificationPreferences
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
     cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Certificate, Notification,
-                                   NotificationPreferences, Thread)
+                                   NotificationPreferences, Thread, EmailClaim)
 }
 
 EVENT_CLASSES: dict[str, type] = {

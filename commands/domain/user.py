@@ -1,4 +1,9 @@
-"""User: registered with a role. Personal data is kept to a display name and an email."""
+"""User: registered with a role. Personal data is kept to a display name and an email.
+
+A user can be deactivated (every token of theirs is then refused) and reactivated; role
+changes and password changes are recorded as facts (the password hash itself is never in an
+event: it lives in identity's credentials table).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,31 @@ class User(AggregateRoot):
     def _change_role(self, role: str) -> None:
         self.role = role
 
+    def deactivate(self, reason: str) -> None:
+        """Idempotent: deactivating a deactivated user records nothing."""
+        if self.active:
+            self._deactivate(reason=reason)
+
+    @event("Deactivated")
+    def _deactivate(self, reason: str) -> None:
+        self.active = False
+
+    def reactivate(self) -> None:
+        if not self.active:
+            self._reactivate()
+
+    @event("Reactivated")
+    def _reactivate(self) -> None:
+        self.active = True
+
+    def record_password_change(self) -> None:
+        if not self.active:
+            raise Conflict("the user is deactivated", "user.deactivated")
+        self._password_changed()
+
+    @event("PasswordChanged")
+    def _password_changed(self) -> None:
+        pass
     # -- privacy: erasure (crypto-shredding, privacy/sealing.py) and consent ---------------
     def erase(self, reason: str) -> None:
         """Record the erasure; the handler then deletes the user's data key. Repeating it

@@ -34,7 +34,10 @@ class AppProcess(Service):
         return [sys.executable, "-m", "smartcourse", self.subcommand]
 
     def environment(self) -> dict[str, str]:
-        return {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        # The supervised processes are the local development stack: development signing keys
+        # are theirs to use (servers elsewhere refuse them; docs/security.md).
+        return {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+                "SMARTCOURSE_ENV": os.environ.get("SMARTCOURSE_ENV", "dev")}
 
     def healthy(self) -> bool:
         reply = httpx.get(f"http://{self.settings.host}:{self.port}{self.health_path}",

@@ -10,6 +10,7 @@ from smartcourse.cli import (
     demo,
     dlq,
     evaluation,
+    identity,
     reconcile,
     relay,
     replay,
@@ -51,4 +52,6 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(chaos.app, name="chaos")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
+app.add_typer(identity.users, name="users")
+app.add_typer(identity.keys, name="keys")
 app.add_typer(evaluation.app, name="eval")

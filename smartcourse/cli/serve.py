@@ -11,12 +11,25 @@ from smartcourse.observability import log_config
 from smartcourse.settings import Settings
 
 
+def _refuse_unsafe(settings: Settings) -> None:
+    """Exit with one line if the signing keys are development keys outside dev (or none)."""
+    from identity.errors import UnsafeConfiguration
+    from smartcourse.bootstrap import open_keyring
+
+    try:
+        open_keyring(settings)
+    except UnsafeConfiguration as error:
+        typer.echo(f"error: refusing to start: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 def command_api(
     workers: Annotated[int | None, typer.Option(help="Processes (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
 ) -> None:
     """Serve the command API (writes) on the loopback host."""
     settings = Settings()
+    _refuse_unsafe(settings)
     uvicorn.run(
         "commands.api.app:create_app", factory=True, host=settings.host,
         port=port or settings.command_api_port,
@@ -31,6 +44,7 @@ def query_api(
 ) -> None:
     """Serve the query API (reads over the projections) on the loopback host."""
     settings = Settings()
+    _refuse_unsafe(settings)
     uvicorn.run(
         "query_api.app:create_app", factory=True, host=settings.host,
         port=port or settings.query_api_port,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from commands.api.auth import current_actor
 from commands.domain.errors import Forbidden
-from commands.messages import Actor
+from identity.actor import Actor
+from identity.http.deps import current_actor
 from smartcourse.observability.chaos import DEPENDENCIES, Fault, FaultInjector
 
 

@@ -22,12 +22,8 @@ pytestmark = pytest.mark.e2e
 
 
 def registered_student(writes: str, name: str) -> tuple[CommandClient, str]:
-    student = CommandClient(writes)
-    email = f"{uuid4().hex[:12]}@students.example"
-    made = student.post("/users", {"user_id": str(student.user_id), "display_name": name,
-                                   "email": email})
-    assert made.status_code == 201, made.text
-    return student, email
+    student = CommandClient(writes, display_name=name)  # registered with its own email
+    return student, student.login.email
 
 
 def wait_for_state(reads: str, client: CommandClient, enrollment: str, state: str,

@@ -22,13 +22,9 @@ def events_of(settings: Settings, aggregate_id: str) -> list[tuple[int, str, UUI
 
 
 async def enroll_concurrently(base_url: str, course_id: str, students: int) -> list[httpx.Response]:
+    with httpx.Client(base_url=base_url, timeout=60) as accounts:
+        headers = [CommandClient(base_url, client=accounts).headers for _ in range(students)]
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        async def token() -> dict[str, str]:
-            reply = await http.post("/auth/token", json={"user_id": str(uuid4()),
-                                                         "role": "student"})
-            return {"Authorization": f"Bearer {reply.json()['access_token']}"}
-
-        headers = await asyncio.gather(*(token() for _ in range(students)))
         return await asyncio.gather(
             *(http.post(f"/courses/{course_id}/enroll", headers=h) for h in headers))
 

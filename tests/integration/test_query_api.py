@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
 from psycopg import AsyncConnection
 
-from commands.api.auth import issue_token
 from projections.deliveries import EventDelivery, WatermarkDelivery
 from projections.positions import advance_positions, aprojection_positions
 from projections.registry import PROJECTIONS
@@ -70,13 +69,11 @@ class ReadModels:
 class Reader:
     """A query API client acting as one user (or anonymously)."""
 
-    def __init__(self, base_url: str, settings: Settings, role: str | None = None,
-                 user_id: UUID | None = None) -> None:
-        self.user_id = user_id or uuid4()
-        self.role = role
-        headers = ({"Authorization": f"Bearer {issue_token(settings, self.user_id, role)}"}
-                   if role else {})
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+    def __init__(self, base_url: str, client: CommandClient | None = None) -> None:
+        self.user_id = client.user_id if client else None
+        self.role = client.role if client else None
+        self.http = httpx.Client(base_url=base_url, headers=client.headers if client else {},
+                                 timeout=30)
 
     def get(self, path: str, token: int | None = None, **params: Any) -> httpx.Response:
         headers = {"X-Consistency-Token": str(token)} if token is not None else {}
@@ -181,16 +178,16 @@ def world(command_api: str, read_models: ReadModels) -> World:
 
 @pytest.fixture(scope="module")
 def anonymous(query_api: str, stack: Settings) -> Reader:
-    return Reader(query_api, stack)
+    return Reader(query_api)
 
 
 @pytest.fixture(scope="module")
-def admin(query_api: str, stack: Settings) -> Reader:
-    return Reader(query_api, stack, "admin")
+def admin(query_api: str, command_api: str) -> Reader:
+    return Reader(query_api, CommandClient(command_api, role="admin"))
 
 
 def as_user(query_api: str, settings: Settings, client: CommandClient) -> Reader:
-    return Reader(query_api, settings, client.role, UUID(str(client.user_id)))
+    return Reader(query_api, client)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from commands.api.auth import issue_token
 from smartcourse.local_servers import serve
 from smartcourse.settings import Settings
 from tests.integration.test_query_api import ReadModels
@@ -40,8 +39,8 @@ def patient_query_api(stack: Settings, server_logs: Path) -> Iterator[str]:
         yield base_url
 
 
-def bearer(settings: Settings, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(settings, uuid4(), role)}"}
+def bearer(command_api: str, role: str) -> dict[str, str]:
+    return CommandClient(command_api, role=role).headers
 
 
 @pytest.mark.parametrize("via", ["header", "query"])
@@ -98,10 +97,10 @@ def test_every_read_says_which_position_it_reflects(query_api: str,
     assert int(answer.headers["X-Read-Position"]) >= head
 
 
-def test_projections_report_position_lag_and_state(query_api: str, stack: Settings,
+def test_projections_report_position_lag_and_state(query_api: str, command_api: str,
                                                    read_models: ReadModels) -> None:
     head = read_models.catch_up()
-    answer = httpx.get(f"{query_api}/projections", headers=bearer(stack, "admin"))
+    answer = httpx.get(f"{query_api}/projections", headers=bearer(command_api, "admin"))
     assert answer.status_code == 200, answer.text
     body = answer.json()
     found = {p["name"]: p for p in body["projections"]}
@@ -119,13 +118,13 @@ def test_projections_report_position_lag_and_state(query_api: str, stack: Settin
             assert p["lag_seconds"] == 0
     for role, status in (("student", 403), ("instructor", 403)):
         assert httpx.get(f"{query_api}/projections",
-                         headers=bearer(stack, role)).status_code == status
+                         headers=bearer(command_api, role)).status_code == status
     assert httpx.get(f"{query_api}/projections").status_code == 401
 
 
-def test_auth_and_input_errors_come_before_any_wait(query_api: str, stack: Settings) -> None:
+def test_auth_and_input_errors_come_before_any_wait(query_api: str, command_api: str) -> None:
     ahead = {"X-Consistency-Token": str(2**62)}
-    student = bearer(stack, "student")
+    student = bearer(command_api, "student")
     cases = [
         (f"/students/{uuid4()}/enrollments", student, 403, "auth.not_yours"),
         ("/courses?limit=0", student, 422, "request.invalid"),

@@ -7,10 +7,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from uuid import uuid4
 
-from commands.api.auth import issue_token
-from smartcourse.settings import Settings
+from tests.support.command_client import CommandClient
 
 # A consistency token ahead of the read models is answered, by design, with 503
 # read_model.not_caught_up after the wait (tests/integration/test_query_api_consistency.py);
@@ -22,11 +20,11 @@ CONFIG = """
 """
 
 
-def test_no_server_errors_for_generated_requests(query_api: str, stack: Settings,
+def test_no_server_errors_for_generated_requests(query_api: str, command_api: str,
                                                  tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
-    token = issue_token(stack, uuid4(), "admin")
+    token = CommandClient(command_api, role="admin").login.access_token
     schemathesis = shutil.which("schemathesis") or str(
         Path(sys.executable).with_name("schemathesis"))
     run = subprocess.run(

@@ -1,23 +1,26 @@
-"""A small client for the command API, as a test (or a script) would use it."""
+"""A small client for the command API, as a test (or a script) would use it: a real account
+(registered, then logged in with the OAuth2 password grant), staff roles granted by the
+operator's admin."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
+
+from tests.support.accounts import account
 
 
 class CommandClient:
     def __init__(self, base_url: str, user_id: UUID | None = None, role: str = "student",
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, display_name: str = "Test user") -> None:
         self.base_url = base_url
-        self.user_id = user_id or uuid4()
         self.role = role
         self.http = client or httpx.Client(base_url=base_url, timeout=30)
-        token = self.http.post("/auth/token", json={"user_id": str(self.user_id), "role": role})
-        token.raise_for_status()
-        self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        self.login = account(self.http, base_url, role, user_id, display_name)
+        self.user_id = self.login.user_id
+        self.headers = self.login.headers
 
     def post(self, path: str, json: Any = None, **headers: str) -> httpx.Response:
         return self.http.post(path, json=json, headers={**self.headers, **headers})

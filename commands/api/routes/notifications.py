@@ -35,7 +35,7 @@ class PreferenceBody(BaseModel):
                   responses={422: {"description": "the link is not genuine"}})
 async def unsubscribe_by_link(request: Request, token: str = Query(max_length=512)):
     """One click (GET from the message, or POST as RFC 8058's List-Unsubscribe-Post)."""
-    found = read_unsubscribe_token(request.app.state.settings.jwt_secret, token)
+    found = read_unsubscribe_token(request.app.state.link_secret, token)
     if found is None:
         raise RuleViolated("the unsubscribe link is not genuine", "notification.invalid_link")
     user_id, category = found

@@ -131,6 +131,51 @@ async def test_a_user_registers_once_with_a_known_role() -> None:
     assert (again.value.code, unknown.value.code) == ("user.exists", "user.unknown_role")
 
 
+@run
+async def test_an_email_belongs_to_one_account_whatever_its_case() -> None:
+    platform, ada, eve = Platform(), person("student"), person("student")
+    await platform.do(m.RegisterUser(ada.user_id, "Ada", "Ada@Example.org", "student"), ada)
+
+    with pytest.raises(Conflict) as taken:
+        await platform.do(m.RegisterUser(eve.user_id, "Eve", " ada@EXAMPLE.org", "student"),
+                          eve)
+
+    assert taken.value.code == "user.email_taken"
+    assert platform.event_types(eve.user_id) == []
+
+
+@run
+async def test_concurrent_registrations_with_one_email_register_one_account() -> None:
+    platform = Platform()
+    people = [person("student") for _ in range(10)]
+
+    outcomes = await asyncio.gather(*(
+        platform.do(m.RegisterUser(p.user_id, "Twin", "twin@example.org", "student"), p)
+        for p in people), return_exceptions=True)
+
+    registered = [o for o in outcomes if isinstance(o, CommandResult)]
+    refused = {o.code for o in outcomes if isinstance(o, Conflict)}
+    assert (len(registered), refused) == (1, {"user.email_taken"})
+
+
+@run
+async def test_admins_change_roles_and_deactivate_others_but_not_themselves() -> None:
+    platform, admin, ada = Platform(), person("admin"), person("student")
+    await platform.do(m.RegisterUser(ada.user_id, "Ada", "ada@example.org", "student"), ada)
+
+    with pytest.raises(Forbidden):
+        await platform.do(m.ChangeRole(ada.user_id, "admin"), ada)
+    await platform.do(m.ChangeRole(ada.user_id, "instructor"), admin)
+    await platform.do(m.DeactivateUser(ada.user_id, "left"), admin)
+    with pytest.raises(RuleViolated) as own:
+        await platform.do(m.DeactivateUser(admin.user_id), admin)
+    await platform.do(m.ReactivateUser(ada.user_id), admin)
+
+    assert own.value.code == "user.cannot_deactivate_self"
+    assert platform.event_types(ada.user_id) == [
+        "user.registered", "user.role_changed", "user.deactivated", "user.reactivated"]
+
+
 # -- authoring ---------------------------------------------------------------------------------
 @run
 async def test_a_student_does_not_author_courses() -> None:

@@ -6,9 +6,9 @@ from uuid import uuid4
 
 import pytest
 
-from commands.api.errors import Unauthorized
 from commands.domain.errors import Forbidden, NotFound
 from commands.messages import Actor
+from identity.errors import Unauthorized
 from query_api import access
 
 ME = Actor(uuid4(), "instructor")

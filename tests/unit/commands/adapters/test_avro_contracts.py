@@ -27,6 +27,7 @@ from commands.adapters.event_codec import _payload_hints, event_type_of, payload
 from commands.adapters.event_store import EventStore, StoredEvent
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.quiz import grade
 from commands.domain.registry import EVENT_CLASSES
@@ -56,6 +57,11 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.record_password_change()
+    user.deactivate("left")
+    user.reactivate()
+    events += user.collect_events()
+    events += EmailClaim(id=uuid4(), user_id=user.id).collect_events()
     user.give_consent("analytics")
     user.withdraw_consent("analytics")
     events += user.collect_events()

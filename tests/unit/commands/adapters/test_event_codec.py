@@ -15,6 +15,7 @@ from commands.adapters.event_codec import decode_event, event_type_of, payload_o
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
+from commands.domain.email_claim import EmailClaim
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
 from commands.domain.quiz import grade
@@ -32,6 +33,10 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.record_password_change()
+    student.deactivate("on leave")
+    student.reactivate()
+    claim = EmailClaim(id=uuid4(), user_id=student.id)
     student.give_consent("marketing")
     student.withdraw_consent("marketing")
     leaver = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
@@ -137,7 +142,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, leaver, draft, thread]
+                                       preferences, leaver, draft, thread, claim]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from uuid import uuid4
 
+import pytest
+
+from commands.domain.errors import Conflict
 from commands.domain.user import User
 
 
@@ -53,3 +56,17 @@ def test_a_role_change_on_a_fork_leaves_the_original_untouched() -> None:
     assert recorded(fork) == ["user.role_changed"]
     assert vars(original) == before
     assert original.collect_events() == []
+
+
+def test_a_deactivated_user_is_inactive_until_reactivated_and_keeps_no_role_changes() -> None:
+    user = given_user("student")
+
+    user.deactivate("left the school")
+    user.deactivate("again")  # idempotent
+    assert (recorded(user), user.active) == (["user.deactivated"], False)
+    with pytest.raises(Conflict) as refused:
+        user.change_role("instructor")
+    user.reactivate()
+
+    assert refused.value.code == "user.deactivated"
+    assert (recorded(user), user.active) == (["user.reactivated"], True)
