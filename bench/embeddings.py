@@ -35,8 +35,9 @@ from weaviate.classes.query import Filter
 
 from bench.figures import Figure, Scale
 from commands import messages as m
-from projections.content.chunking import Lesson, chunk_course
+from projections.content.chunking import chunk_course
 from projections.content.embeddings import shared_encoder
+from projections.content.published import published_lessons
 from projections.content.search import ContentSearch
 from smartcourse.bootstrap import WriteSide, open_write_side
 from smartcourse.settings import Settings
@@ -75,7 +76,7 @@ async def _publish_courses(side: WriteSide, chunks: int, rng: random.Random,
 
 
 def _chunks_of(event: Any) -> list[Any]:
-    lessons = [Lesson.from_payload(item) for item in event.payload["lessons"]]
+    lessons = list(published_lessons(Settings().pg_dsn, event))
     return chunk_course(event.aggregate_id, event.payload["content_version"], lessons)
 
 

@@ -24,6 +24,7 @@ SERVICE_CLASSES = {
     "prometheus": "infra.prometheus.service:Prometheus",
     "zipkin": "infra.zipkin.service:Zipkin",
     "mailpit": "infra.mailpit.service:Mailpit",
+    "toxiproxy": "infra.toxiproxy.service:Toxiproxy",
 }
 
 APP_CLASSES = {

@@ -233,6 +233,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Toxiproxy (network faults for the chaos suite): its HTTP API port.
     toxiproxy_port: int = 8474
+    # The chaos suite's proxies listen from this port up (one per link it can break).
+    chaos_proxy_base_port: int = 8475
     # Learning assistant (assistant/, docs/adr/0020): its own process `assistant-api`; the
     # providers tried in order (extractive, local, openai, anthropic), their limits and
     # circuit breakers; the relevance threshold calibrated on the shipped evaluation set

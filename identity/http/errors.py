@@ -63,6 +63,20 @@ def error_response(error: SmartCourseError) -> JSONResponse:
     return JSONResponse(body, status_code=status_of(error), headers=headers or None)
 
 
+# Failures of a dependency, not of the request (tests/chaos checks none becomes a 500).
+def _outages() -> tuple[type[BaseException], ...]:
+    import psycopg
+    import psycopg_pool
+    import redis.exceptions
+
+    return (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout,
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError,
+            TimeoutError)
+
+
+OUTAGES = _outages()
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SmartCourseError)
     async def domain_error(_: Request, error: SmartCourseError) -> JSONResponse:
@@ -83,6 +97,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         correlation_id = request.headers.get("X-Correlation-ID")
+        if isinstance(error, OUTAGES):
+            # PostgreSQL or Redis unreachable (a restart, a network fault): nothing was
+            # answered as done, so a retry is safe; 503 with Retry-After, never 500.
+            log.warning("dependency unavailable", extra={"path": request.url.path,
+                                                        "reason": str(error)[:300],
+                                                        "correlation_id": correlation_id})
+            return JSONResponse(error_body("service.unavailable", "a service the request "
+                                           "needs is unavailable; retry shortly",
+                                           correlation_id=correlation_id),
+                                status_code=503, headers={"Retry-After": "1"})
         log.exception("unexpected error", extra={"path": request.url.path,
                                                  "correlation_id": correlation_id})
         return JSONResponse(error_body("internal", "an unexpected error occurred; it was "

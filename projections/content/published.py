@@ -87,3 +87,19 @@ def stream_loader(pool: AsyncConnectionPool) -> Load:
                 " ORDER BY version", [course_id])).fetchall()
         return [StoredEvent(*row) for row in rows]
     return load
+
+
+def published_lessons(dsn: str, published: StoredEvent) -> tuple[Lesson, ...]:
+    """The lessons of a stored course.published with their text (for tools and tests that
+    hold the event, not an EventStore): one synchronous read of the course's stream."""
+    import psycopg
+
+    lessons = [Lesson.from_payload(item) for item in published.payload["lessons"]]
+    if not by_reference(lessons):
+        return tuple(lessons)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {COLUMNS} FROM event_store.events WHERE aggregate_id = %s"
+                            " ORDER BY version", [published.aggregate_id]).fetchall()
+    course = fold_to_publish([StoredEvent(*row) for row in rows],
+                             int(published.payload["content_version"]))
+    return resolve(course, lessons)

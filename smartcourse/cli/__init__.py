@@ -6,6 +6,7 @@ import typer
 
 from smartcourse.cli import (
     bench,
+    chaos,
     demo,
     dlq,
     evaluation,
@@ -48,6 +49,7 @@ app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(chaos.app, name="chaos")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")
 app.add_typer(identity.users, name="users")

@@ -18,6 +18,9 @@ def bench(
     """Measure every hot path beside its raw anchor in the same run; print a table."""
     from bench import suite
     from bench.figures import Scale
+    from bench.neighbours import Neighbours
+
+    neighbours = Neighbours()
 
     try:
         outcomes = suite.run(names or [], Scale(scale), out)
@@ -25,5 +28,6 @@ def bench(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(suite.table(outcomes))
+    typer.echo(neighbours.table())
     if any(o.error for o in outcomes):
         raise typer.Exit(1)

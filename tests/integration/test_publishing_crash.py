@@ -17,8 +17,9 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from projections.content.chunking import Lesson, chunk_course
+from projections.content.chunking import chunk_course
 from projections.content.embeddings import PACKAGED_MODEL
+from projections.content.published import published_lessons
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
 from tests.support.lessons import course_lessons
@@ -94,7 +95,7 @@ async def outcome(settings: Settings, course: AuthoredCourse, published: Any) ->
         steps = {k: v for k, v in row[1].items() if k not in ("restarts", "computed")}
         lesson_index = {lesson: n for n, lesson in enumerate(course.lesson_ids)}
         stored = objects(settings, course.course_id)
-        lessons = [Lesson.from_payload(i) for i in published.payload["lessons"]]
+        lessons = list(published_lessons(Settings().pg_dsn, published))
         expected = {c.chunk_id for c in chunk_course(course.course_id, 1, lessons)}
         return {
             "restarts": row[1]["restarts"], "computed": row[1]["computed"],
@@ -117,7 +118,7 @@ def test_a_worker_killed_while_embedding_ends_as_an_uninterrupted_run(
         content: Settings, tmp_path: Path) -> None:
     (killed, published), (twin, twin_published) = asyncio.run(_author_twins(content))
     workflow_id = published.payload["workflow_id"]
-    lessons = [Lesson.from_payload(i) for i in published.payload["lessons"]]
+    lessons = list(published_lessons(Settings().pg_dsn, published))
     hashes = sorted({c.content_hash for c in chunk_course(killed.course_id, 1, lessons)})
     log = tmp_path / "worker.log"
 

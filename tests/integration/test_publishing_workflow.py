@@ -15,8 +15,9 @@ from uuid import uuid4
 import pytest
 
 from commands import messages as m
-from projections.content.chunking import Lesson, chunk_course
+from projections.content.chunking import chunk_course
 from projections.content.embeddings import shared_encoder
+from projections.content.published import published_lessons
 from projections.content.rebuild import rebuild_weaviate
 from projections.content.search import close_searches, semantic_search
 from projections.content.store import workflow_status
@@ -66,7 +67,7 @@ async def _published(side: WriteSide, lessons: list[tuple[str, str]]) -> Any:
 
 
 def expected_ids(event: Any) -> set[Any]:
-    lessons = [Lesson.from_payload(item) for item in event.payload["lessons"]]
+    lessons = list(published_lessons(Settings().pg_dsn, event))
     return {c.chunk_id for c in chunk_course(event.aggregate_id,
                                              event.payload["content_version"], lessons)}
 
@@ -150,7 +151,7 @@ def test_republishing_one_changed_lesson_embeds_only_its_new_chunks(
 
     r = run(scenario())
     course, second = r["course"], r["second"]
-    lessons = [Lesson.from_payload(item) for item in second.payload["lessons"]]
+    lessons = list(published_lessons(Settings().pg_dsn, second))
     changed = chunk_course(course.course_id, 2, lessons[2:])
 
     assert r["state"].state == "READY" and r["state"].content_version == 2
@@ -177,8 +178,8 @@ def test_a_failing_embedding_step_fails_the_workflow_and_reverts_the_course(
             async with open_publishing(content, encoder=failing, policy=FAST,
                                        sleep=record_wait) as workflow:
                 # What an earlier, interrupted attempt of this run left in the index.
-                chunks = chunk_course(course.course_id, 1, [
-                    Lesson.from_payload(item) for item in published.payload["lessons"]])[:4]
+                chunks = chunk_course(course.course_id, 1, list(
+                    published_lessons(Settings().pg_dsn, published)))[:4]
                 await workflow.index.upsert(chunks, [[0.1] * 384] * 4,
                                             published.payload["workflow_id"])
                 partial = len(objects(content, course.course_id))
@@ -259,8 +260,8 @@ def test_a_rebuild_fills_a_new_collection_from_the_store_and_the_cache(
     r = run(scenario())
     outcome = r["outcome"]
 
-    ours = {c.embedding_text for c in chunk_course(r["course"].course_id, 1, [
-        Lesson.from_payload(item) for item in r["published"].payload["lessons"]])}
+    ours = {c.embedding_text for c in chunk_course(r["course"].course_id, 1, list(
+        published_lessons(Settings().pg_dsn, r["published"])))}
     assert outcome.previous == r["before"] and outcome.collection != r["before"]
     assert outcome.courses >= 1 and outcome.chunks >= len(ours)
     assert not ours & set(r["encoder"].texts)  # its vectors came from the cache

@@ -26,6 +26,7 @@ def image_tag(service: str) -> str:
         ("clickhouse", ".".join(version_of("clickhouse").split(".")[:2])),
         ("weaviate", version_of("weaviate")),
         ("mailpit", "v" + version_of("mailpit")),  # its images are tagged v1.33.1
+        ("toxiproxy", version_of("toxiproxy")),
     ],
 )
 def test_compose_image_matches_pinned_version(service: str, expected: str) -> None:
