@@ -38,7 +38,7 @@ async def open_processes(settings: Settings, retry: Retry | None = None
         await ensure_notification_schema(side.pool)
         workflow = EnrollmentWorkflow(
             side.bus, side.pool, timedelta(days=settings.reminder_inactive_days),
-            Backoff(attempts=settings.enrollment_step_attempts))
+            Backoff(attempts=settings.enrollment_step_attempts), redis=side.redis)
         sender = NotificationSender(
             side.bus, side.pool, {"email": email_channel(settings)},
             Links(settings.jwt_secret, settings.public_query_url, settings.public_command_url),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from projections.content.search import close_searches
@@ -45,10 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   topic_prefix=settings.worker_topic_prefix)
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
+        # The progress snapshots (projections/progress_snapshot.py); no connection until used.
+        app.state.redis = aioredis.Redis.from_url(settings.redis_url)
         tune_garbage_collector(settings.gc_thresholds)
         try:
             yield
         finally:
+            await app.state.redis.aclose()
             await close_searches()
             await watcher.stop()
             await pool.close()

@@ -24,6 +24,7 @@ from commands.adapters.event_store import COLUMNS, StoredEvent
 from infra import stack as local_stack
 from notifications.sender import Retry
 from notifications.wiring import open_processes
+from projections import progress_snapshot
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import Settings
 from tests.support.mailpit import Mailbox
@@ -107,6 +108,10 @@ def test_enroll_activates_welcomes_once_and_reminds_once(own: Settings) -> None:
             assert initialised.payload["lesson_ids"] == [str(lesson) for lesson in lessons]
             (welcome,) = Mailbox(own.mailpit_url).wait_for(email)
             assert welcome["Subject"] == "Welcome to Streams in practice"
+            snapshot = progress_snapshot.read(
+                await p.side.redis.hgetall(progress_snapshot.key(eid)))
+            assert snapshot == {"step": "ACTIVE", "total_lessons": 2, "lessons": [
+                {"lesson_id": str(lesson), "status": "NOT_STARTED"} for lesson in lessons]}
 
             # A redelivery of everything sends nothing again.
             await p.workflow.handle_all(seen)
