@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
-from notifications.channels import EmailChannel
+from notifications.channels import EmailChannel, WebhookChannel
+from notifications.links import webhook_secret
 from notifications.sender import Links, NotificationSender, Retry, ensure_notification_schema
 from smartcourse.bootstrap import WriteSide, open_write_side
 from smartcourse.settings import Settings
@@ -40,7 +42,10 @@ async def open_processes(settings: Settings, retry: Retry | None = None
             side.bus, side.pool, timedelta(days=settings.reminder_inactive_days),
             Backoff(attempts=settings.enrollment_step_attempts), redis=side.redis)
         sender = NotificationSender(
-            side.bus, side.pool, {"email": email_channel(settings)},
+            side.bus, side.pool, {
+                "email": email_channel(settings),
+                "webhook": WebhookChannel(lambda hook: webhook_secret(settings.jwt_secret,
+                                                                      UUID(hook)))},
             Links(settings.jwt_secret, settings.public_query_url, settings.public_command_url),
             SYSTEM, retry or Retry(settings.notification_attempts,
                                    settings.notification_retry_base_delay,

@@ -265,3 +265,54 @@ def test_a_send_interrupted_before_its_receipt_is_confirmed_not_repeated(own: Se
             assert len(Mailbox(own.mailpit_url).to(email)) == 1
 
     run(scenario())
+
+
+def test_a_registered_webhook_gets_the_welcome_signed_and_retried(own: Settings) -> None:
+    """A real HTTP receiver on loopback: it answers 503 once (retried), then 200; the body's
+    signature verifies with the secret derived for the webhook."""
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from notifications.links import webhook_secret
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(503 if len(received) == 1 else 200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = uuid4()
+
+    async def scenario() -> None:
+        async with open_processes(own, Retry(attempts=5, base_delay=0.1, max_delay=0.5)) as p:
+            await p.side.bus.execute(m.RegisterWebhook(
+                hook, f"http://127.0.0.1:{server.server_port}/in", ["welcome"]), SYSTEM)
+            course, _ = await published_course(p.side.bus)
+            fay, _ = await student(p.side.bus, "Fay")
+            start = events_after(own, 0)[-1].position
+            await p.side.bus.execute(m.EnrollStudent(course, fay.user_id), fay)
+            await drive(p, own, start)
+            await p.side.bus.execute(m.RemoveWebhook(hook), SYSTEM)
+
+    try:
+        run(scenario())
+    finally:
+        server.shutdown()
+    assert len(received) == 2  # the 503, then the delivery
+    headers, body = received[-1]
+    stamp, signature = headers["X-SmartCourse-Signature"].split(",")
+    timestamp = stamp.removeprefix("t=")
+    secret = webhook_secret(own.jwt_secret, hook).encode()
+    expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert signature == f"v1={expected}"
+    assert b"Welcome to Streams in practice" in body
