@@ -117,7 +117,7 @@ def run(settings: Settings, students: int) -> dict[str, Any]:
 
 
 def measure(settings: Settings, scale: Scale) -> list[Figure]:
-    result = run(settings, 500 if scale == Scale.SMALL else 5000)
+    result = run(settings, 100 if scale == Scale.SMALL else 5000)
     return [
         Figure(benchmark="enrollment_burst",
                metric=f"welcome emails/s, {result['students']} enrollments in a burst "

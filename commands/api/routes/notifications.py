@@ -31,8 +31,11 @@ class PreferenceBody(BaseModel):
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
-@router.api_route("/unsubscribe", methods=["GET", "POST"],
-                  responses={422: {"description": "the link is not genuine"}})
+LINK_ERRORS = {422: {"description": "the link is not genuine"}}
+
+
+@router.get("/unsubscribe", responses=LINK_ERRORS, operation_id="unsubscribe_by_link")
+@router.post("/unsubscribe", responses=LINK_ERRORS, operation_id="unsubscribe_by_link_post")
 async def unsubscribe_by_link(request: Request, token: str = Query(max_length=512)):
     """One click (GET from the message, or POST as RFC 8058's List-Unsubscribe-Post)."""
     found = read_unsubscribe_token(request.app.state.settings.jwt_secret, token)
