@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from commands import messages as m
 from commands.domain.course import Course
 from commands.domain.enrollment import COMPLETED, Enrollment
-from commands.domain.errors import Conflict, Forbidden, RuleViolated
+from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
 from commands.domain.ids import enrollment_id
+from commands.domain.quiz import grade
 from commands.domain.user import ROLES, User
 from commands.domain.workflow import Workflow
 from commands.unit_of_work import CommandResult, UnitOfWork
@@ -38,10 +40,42 @@ async def register_user(cmd: m.RegisterUser, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(user)
 
 
+async def erase_user(cmd: m.EraseUser, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    """Record `user.erased`, then delete the user's data key: every sealed personal field of
+    theirs, in every store and every copy, reads as erased from then on."""
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")
+    user = await uow.get(User, cmd.user_id)
+    user.erase(cmd.reason)
+    result = await uow.commit(user)
+    await uow.personal.shred(user.id)  # after the event: a crash in between is repeated
+    return result
+
+
+async def give_consent(cmd: m.GiveConsent, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:  # consent is the user's own act
+        raise Forbidden("only the user gives their consent", "consent.not_yours")
+    user = await uow.get(User, cmd.user_id)
+    user.give_consent(cmd.purpose)
+    return await uow.commit(user)
+
+
+async def withdraw_consent(cmd: m.WithdrawConsent, actor: m.Actor,
+                           uow: UnitOfWork) -> CommandResult:
+    if actor.user_id != cmd.user_id:
+        _require_role(actor, "admin")  # an admin may withdraw on a user's written request
+    user = await uow.get(User, cmd.user_id)
+    user.withdraw_consent(cmd.purpose)
+    return await uow.commit(user)
+
+
 async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     _require_role(actor, "instructor")
     instructor = cmd.instructor_id if actor.is_admin and cmd.instructor_id else actor.user_id
-    if await uow.find(Course, cmd.course_id) is not None:
+    existing = await uow.find(Course, cmd.course_id)
+    if existing is not None:
+        if (existing.instructor_id, existing.title) == (instructor, cmd.title):
+            return await uow.commit(existing)  # a retried creation: it already took effect
         raise Conflict("the course already exists", "course.exists")
     course = Course(
         id=cmd.course_id, instructor_id=instructor, title=cmd.title,
@@ -55,13 +89,46 @@ async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(course)
 
 
+async def _course(uow: UnitOfWork, course_id: Any) -> Course:
+    """The course, unless it does not exist or was deleted."""
+    course = await uow.get(Course, course_id)
+    if course.deleted:
+        raise NotFound(f"no course {course_id}", "course.not_found")
+    return course
+
+
 async def _check_courses_exist(uow: UnitOfWork, course_ids: list[Any]) -> None:
     for course_id in course_ids:
-        await uow.get(Course, course_id)
+        await _course(uow, course_id)
+
+
+async def _check_no_prerequisite_cycle(uow: UnitOfWork, course: Course,
+                                       prerequisites: list[Any]) -> None:
+    """Refuse prerequisites that lead back to the course (A needs B, B needs A): nobody
+    could ever join either. Every course on the way is read in this unit of work, so a
+    concurrent change to one of them makes the commit fail and the check run again."""
+    parent: dict[Any, Any] = {}
+    todo = [(p, course.id) for p in prerequisites]
+    while todo:
+        current, via = todo.pop()
+        if current in parent:
+            continue
+        parent[current] = via
+        found = await uow.find(Course, current)
+        for further in found.prerequisites if found is not None else ():
+            if further == course.id:
+                chain = [current]
+                while chain[-1] != course.id:
+                    chain.append(parent[chain[-1]])
+                raise RuleViolated(
+                    "these prerequisites would make a cycle: no student could join any of "
+                    "its courses", "course.prerequisite_cycle",
+                    cycle=[str(c) for c in [*reversed(chain), course.id]])
+            todo.append((further, current))
 
 
 async def _owned_course(uow: UnitOfWork, course_id: Any, actor: m.Actor) -> Course:
-    course = await uow.get(Course, course_id)
+    course = await _course(uow, course_id)
     course.check_owner(actor.user_id, actor.is_admin)
     return course
 
@@ -84,8 +151,10 @@ async def set_prerequisites(
     cmd: m.SetPrerequisites, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
-    await _check_courses_exist(uow, [p for p in cmd.prerequisites if p != course.id])
+    others = [p for p in cmd.prerequisites if p != course.id]
+    await _check_courses_exist(uow, others)
     course.set_prerequisites(list(cmd.prerequisites))
+    await _check_no_prerequisite_cycle(uow, course, others)
     return await uow.commit(course)
 
 
@@ -113,6 +182,76 @@ async def remove_lesson(cmd: m.RemoveLesson, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(course)
 
 
+async def rename_module(cmd: m.RenameModule, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.rename_module(cmd.module_id, cmd.title)
+    return await uow.commit(course)
+
+
+async def remove_module(cmd: m.RemoveModule, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_module(cmd.module_id)
+    return await uow.commit(course)
+
+
+async def reorder_modules(
+    cmd: m.ReorderModules, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.reorder_modules(list(cmd.module_ids))
+    return await uow.commit(course)
+
+
+async def move_lesson(cmd: m.MoveLesson, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.move_lesson(cmd.lesson_id, cmd.module_id, cmd.index)
+    return await uow.commit(course)
+
+
+async def revise_lesson_assets(
+    cmd: m.ReviseLessonAssets, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_lesson_assets(cmd.lesson_id, list(cmd.assets))
+    return await uow.commit(course)
+
+
+async def delete_course(cmd: m.DeleteCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.delete()
+    return await uow.commit(course)
+
+
+async def restore_course(cmd: m.RestoreCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.restore()
+    return await uow.commit(course)
+
+
+async def add_quiz(cmd: m.AddQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.add_quiz(dict(cmd.quiz))
+    return await uow.commit(course)
+
+
+async def revise_quiz(cmd: m.ReviseQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.revise_quiz(dict(cmd.quiz))
+    return await uow.commit(course)
+
+
+async def remove_quiz(cmd: m.RemoveQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_quiz(str(cmd.quiz_id))
+    return await uow.commit(course)
+
+
+async def set_quiz_rules(cmd: m.SetQuizRules, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.set_quiz_rules(cmd.score_policy, cmd.require_passing_quizzes)
+    return await uow.commit(course)
+
+
 async def publish_course(cmd: m.PublishCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
     course.publish(cmd.workflow_id)
@@ -123,7 +262,7 @@ async def mark_course_ready(
     cmd: m.MarkCourseReady, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     _require_role(actor, "system")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     course.mark_ready(cmd.content_version, cmd.workflow_id, cmd.chunk_count)
     return await uow.commit(course)
 
@@ -132,7 +271,7 @@ async def revert_course_to_draft(
     cmd: m.RevertCourseToDraft, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
     _require_role(actor, "system")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     course.revert_to_draft(cmd.workflow_id, cmd.reason)
     return await uow.commit(course)
 
@@ -148,7 +287,7 @@ async def enroll_student(cmd: m.EnrollStudent, actor: m.Actor, uow: UnitOfWork) 
     transaction (the course's version check serialises them, also across processes)."""
     if actor.user_id != cmd.student_id:
         _require_role(actor, "admin")
-    course = await uow.get(Course, cmd.course_id)
+    course = await _course(uow, cmd.course_id)
     if course.holds_seat(cmd.student_id):
         existing = await uow.find(Enrollment, course.enrollment_of(cmd.student_id))
         if existing is not None:
@@ -204,15 +343,34 @@ async def complete_lesson(cmd: m.CompleteLesson, actor: m.Actor, uow: UnitOfWork
     return await uow.commit(enrollment)
 
 
+def _required(course: Course) -> frozenset[UUID]:
+    return frozenset(UUID(q) for q in course.required_quiz_ids)
+
+
 def completion_requirements_met(course: Course, enrollment: Enrollment) -> bool:
-    """What a course requires beyond its lessons before an enrollment completes. The hook
-    for a "quizzes required" course rule: none of the course's rules asks more yet."""
-    return True
+    """What a course requires beyond its lessons before an enrollment completes: every quiz
+    passed, when the course's quiz rules say so (`require_passing_quizzes`)."""
+    return enrollment.quizzes_passed(_required(course))
 
 
 async def score_quiz(cmd: m.ScoreQuiz, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
-    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    """Scores come from the server's grading; only the platform records one directly."""
+    _require_role(actor, "system")
+    enrollment = await uow.get(Enrollment, cmd.enrollment_id)
     enrollment.score_quiz(cmd.quiz_id, cmd.score, cmd.max_score)
+    return await uow.commit(enrollment)
+
+
+async def submit_quiz_answers(
+    cmd: m.SubmitQuizAnswers, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    """Grade a student's answers against the course's quiz and record the attempt."""
+    enrollment = await _own_enrollment(uow, cmd.enrollment_id, actor)
+    course = await uow.get(Course, enrollment.course_id)
+    quiz = course.quiz(str(cmd.quiz_id))
+    answers = [dict(a) for a in cmd.answers]
+    enrollment.attempt_quiz(cmd.quiz_id, answers, grade(quiz, answers), quiz["max_attempts"],
+                            course.score_policy, course.lesson_ids, _required(course))
     return await uow.commit(enrollment)
 
 
@@ -265,6 +423,9 @@ async def complete_workflow(
 
 HANDLERS: dict[type, Handler] = {
     m.RegisterUser: register_user,
+    m.EraseUser: erase_user,
+    m.GiveConsent: give_consent,
+    m.WithdrawConsent: withdraw_consent,
     m.CreateCourse: create_course,
     m.ReviseCourseDetails: revise_course_details,
     m.ChangeCapacity: change_capacity,
@@ -273,6 +434,18 @@ HANDLERS: dict[type, Handler] = {
     m.AddLesson: add_lesson,
     m.ReviseLesson: revise_lesson,
     m.RemoveLesson: remove_lesson,
+    m.RenameModule: rename_module,
+    m.RemoveModule: remove_module,
+    m.ReorderModules: reorder_modules,
+    m.MoveLesson: move_lesson,
+    m.ReviseLessonAssets: revise_lesson_assets,
+    m.DeleteCourse: delete_course,
+    m.RestoreCourse: restore_course,
+    m.AddQuiz: add_quiz,
+    m.ReviseQuiz: revise_quiz,
+    m.RemoveQuiz: remove_quiz,
+    m.SetQuizRules: set_quiz_rules,
+    m.SubmitQuizAnswers: submit_quiz_answers,
     m.PublishCourse: publish_course,
     m.MarkCourseReady: mark_course_ready,
     m.RevertCourseToDraft: revert_course_to_draft,

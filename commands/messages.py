@@ -28,6 +28,26 @@ class RegisterUser:
 
 
 @dataclass(frozen=True)
+class EraseUser:
+    """Erase a user's personal data (crypto-shredding): the user themself, or an admin."""
+
+    user_id: UUID
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GiveConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    user_id: UUID
+    purpose: str
+
+
+@dataclass(frozen=True)
 class CreateCourse:
     course_id: UUID
     title: str
@@ -90,6 +110,89 @@ class RemoveLesson:
 
 
 @dataclass(frozen=True)
+class RenameModule:
+    course_id: UUID
+    module_id: UUID
+    title: str
+
+
+@dataclass(frozen=True)
+class RemoveModule:
+    course_id: UUID
+    module_id: UUID
+
+
+@dataclass(frozen=True)
+class ReorderModules:
+    course_id: UUID
+    module_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class MoveLesson:
+    """Within its module (a reorder) or into another one, at `index` there."""
+
+    course_id: UUID
+    lesson_id: UUID
+    module_id: UUID
+    index: int
+
+
+@dataclass(frozen=True)
+class ReviseLessonAssets:
+    course_id: UUID
+    lesson_id: UUID
+    assets: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeleteCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class RestoreCourse:
+    course_id: UUID
+
+
+@dataclass(frozen=True)
+class AddQuiz:
+    """`quiz`: JSON-shaped (ids as text): quiz_id, title, lesson_id or module_id, pass_mark
+    (percent), max_attempts (0: unlimited), questions."""
+
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReviseQuiz:
+    course_id: UUID
+    quiz: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RemoveQuiz:
+    course_id: UUID
+    quiz_id: UUID
+
+
+@dataclass(frozen=True)
+class SetQuizRules:
+    course_id: UUID
+    score_policy: str  # best | last
+    require_passing_quizzes: bool
+
+
+@dataclass(frozen=True)
+class SubmitQuizAnswers:
+    """A student's answers: the server grades them against the course's quiz."""
+
+    enrollment_id: UUID
+    quiz_id: UUID
+    answers: list[dict[str, Any]]  # question_id (text), choices (indexes), text
+
+
+@dataclass(frozen=True)
 class PublishCourse:
     course_id: UUID
     workflow_id: UUID
@@ -134,6 +237,8 @@ class CompleteLesson:
 
 @dataclass(frozen=True)
 class ScoreQuiz:
+    """A score recorded by the platform itself (imports); students submit answers instead."""
+
     enrollment_id: UUID
     quiz_id: UUID
     score: float

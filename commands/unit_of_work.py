@@ -23,8 +23,9 @@ from uuid import UUID
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.adapters.event_store import EventStore, Metadata, NewEvent, StreamAppend, failed
 from commands.domain.base import AggregateRoot
-from commands.domain.errors import ConcurrencyConflict, NotFound, SmartCourseError
+from commands.domain.errors import ConcurrencyConflict, Conflict, NotFound, SmartCourseError
 from commands.domain.ids import event_id
+from privacy.sealing import MemoryKeys, PersonalData
 
 A = TypeVar("A", bound=AggregateRoot)
 R = TypeVar("R")
@@ -102,8 +103,10 @@ class CommandResult:
 
 class UnitOfWork:
     def __init__(self, store: EventStore, cache: AggregateCache, metadata: Metadata,
-                 refresh: bool = False) -> None:
+                 refresh: bool = False, personal: PersonalData | None = None) -> None:
         self.store = store
+        # Seals personal fields before they are stored; opens them when loading.
+        self.personal = personal or PersonalData(MemoryKeys())
         self.cache = cache
         self.metadata = metadata
         self.refresh = refresh  # catch up from the store (after a lost race)
@@ -131,6 +134,14 @@ class UnitOfWork:
         return found
 
     def add(self, aggregate: AggregateRoot) -> None:
+        """Track a new aggregate (its id was looked up with `find` first)."""
+        taken = self._tracked.get(aggregate.id)
+        if taken is not None and taken[0] is not None:
+            # Retrying could never succeed: the id's stream exists, under another kind.
+            raise Conflict(
+                f"the id {aggregate.id} already belongs to a {taken[0].type_name}, not a "
+                f"{aggregate.type_name}", "id.taken_by_other_kind",
+                kind=taken[0].type_name)
         self._tracked.pop(aggregate.id, None)  # new aggregates' events follow the others'
         self._tracked[aggregate.id] = (aggregate, 0, None)
 
@@ -143,23 +154,28 @@ class UnitOfWork:
             if not pending:
                 reads[aggregate_id] = loaded_version
                 continue
+            events = []
+            for e in pending:
+                event_type, payload = event_type_of(e), payload_of(e)
+                if self.personal.has_personal_fields(event_type):
+                    payload = await self.personal.seal(event_type, aggregate.id, payload)
+                events.append(NewEvent(
+                    event_id=event_id(aggregate.id, e.originator_version),
+                    event_type=event_type, version=e.originator_version, payload=payload,
+                    occurred_at=e.timestamp))
             streams.append(StreamAppend(
                 aggregate_type=aggregate.type_name,
                 aggregate_id=aggregate.id,
                 expected_version=loaded_version,
-                events=[
-                    NewEvent(
-                        event_id=event_id(aggregate.id, e.originator_version),
-                        event_type=event_type_of(e),
-                        version=e.originator_version,
-                        payload=payload_of(e),
-                        occurred_at=e.timestamp,
-                    )
-                    for e in pending
-                ],
+                events=events,
             ))
         state = getattr(primary, "state", None) or getattr(primary, "status", None)
         if not streams:
+            # A no-op decided on cached state must hold on the store's state too: another
+            # process may have moved an aggregate it read (found by tests/unit/commands/
+            # test_properties.py: an activation answered as done on a cancelled enrollment).
+            # The store checks the versions read, as for any commit; a conflict retries fresh.
+            await self.store.submit([], self.metadata, reads, after=self._built_on)
             position = await self._settled_position(primary.id)
             return CommandResult(primary.id, position, self.metadata.correlation_id,
                                  changed=False, state=state)
@@ -218,8 +234,12 @@ class UnitOfWork:
             return entry
         aggregate = entry.aggregate.fork() if entry is not None else None
         for stored in newer:
+            payload = stored.payload
+            if self.personal.has_personal_fields(stored.event_type):
+                payload = await self.personal.open(stored.event_type, stored.aggregate_id,
+                                                   payload)
             event = decode_event(stored.event_type, stored.aggregate_id, stored.version,
-                                 stored.occurred_at, stored.payload)
+                                 stored.occurred_at, payload)
             aggregate = event.mutate(aggregate)
         assert aggregate is not None
         current = self.cache.get(aggregate_id)
@@ -237,6 +257,7 @@ async def run_command(
     store: EventStore,
     cache: AggregateCache,
     metadata: Metadata,
+    personal: PersonalData | None = None,
 ) -> R:
     """Run a handler in a fresh unit of work, again (on fresh state) while it loses races.
 
@@ -246,7 +267,8 @@ async def run_command(
     for attempt in range(MAX_ATTEMPTS):
         refresh = attempt > 0
         try:
-            return await handler(UnitOfWork(store, cache, metadata, refresh=refresh))
+            return await handler(UnitOfWork(store, cache, metadata, refresh=refresh,
+                                            personal=personal))
         except ConcurrencyConflict:
             if attempt == MAX_ATTEMPTS - 1:
                 raise

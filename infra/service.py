@@ -26,6 +26,8 @@ class Service(ABC):
     stop_signal: ClassVar[int] = signal.SIGTERM
     # Operating-system user the process runs as (PostgreSQL refuses to run as root).
     run_as: ClassVar[str | None] = None
+    # Started under a keeper (infra/keeper.py) that restarts it when it dies of a failure.
+    restart_on_failure: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -47,6 +49,11 @@ class Service(ABC):
     @property
     def pid_file(self) -> Path:
         return self.settings.data_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def state_file(self) -> Path:
+        """The keeper's state (child pid, restarts), for a service kept running."""
+        return self.settings.data_dir / "run" / f"{self.name}.state.json"
 
     @property
     def cache(self) -> Path:

@@ -21,6 +21,8 @@ SERVICE_CLASSES = {
     "registry": "infra.registry.service:SchemaRegistry",
     "clickhouse": "infra.clickhouse.service:ClickHouse",
     "weaviate": "infra.weaviate.service:Weaviate",
+    "prometheus": "infra.prometheus.service:Prometheus",
+    "zipkin": "infra.zipkin.service:Zipkin",
     "mailpit": "infra.mailpit.service:Mailpit",
 }
 

@@ -12,12 +12,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
 
+from infra.keeper import read_state
 from infra.service import Service, StackError
 
 POLL_SECONDS = 0.25
@@ -31,6 +33,8 @@ class ServiceStatus:
     endpoint: str
     pid: int | None
     healthy: bool
+    restarts: int | None = None  # for a service kept running: how often its keeper restarted it
+    state: str | None = None  # the keeper's: running, backoff, failed (crash loop), ...
 
 
 def running_process(service: Service) -> psutil.Process | None:
@@ -109,11 +113,20 @@ def launch(service: Service) -> psutil.Process:
     service.log_file.parent.mkdir(parents=True, exist_ok=True)
     service.pid_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **service.environment()}
+    argv = service.command()
+    if service.restart_on_failure:
+        service.state_file.unlink(missing_ok=True)
+        s = service.settings
+        argv = [sys.executable, "-m", "infra.keeper", "--name", service.name,
+                "--state", str(service.state_file), "--backoff", str(s.app_restart_backoff),
+                "--max-backoff", str(s.app_restart_max_backoff),
+                "--burst", str(s.app_restart_burst), "--interval", str(s.app_restart_interval),
+                "--", *argv]
     with service.log_file.open("ab") as log:
         log.write(f"\n--- starting {service.name} {service.version} at {time.ctime()}\n".encode())
         log.flush()
         popen = subprocess.Popen(
-            service.command(),
+            argv,
             cwd=service.workdir(),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -215,12 +228,27 @@ def purge(service: Service) -> None:
     service.log_file.unlink(missing_ok=True)
 
 
+def child_pid(service: Service) -> int | None:
+    """The pid of the process a keeper runs for the service (None while it is restarting)."""
+    if not service.restart_on_failure or running_process(service) is None:
+        return None
+    kept = read_state(service.state_file)
+    return kept.child_pid if kept is not None else None
+
+
 def status(service: Service) -> ServiceStatus:
     proc = running_process(service)
+    kept = read_state(service.state_file) if service.restart_on_failure else None
+    pid = proc.pid if proc else None
+    if kept is not None and proc is not None:
+        pid = kept.child_pid
     return ServiceStatus(
         name=service.name,
         version=service.version,
         endpoint=service.endpoint(),
-        pid=proc.pid if proc else None,
+        pid=pid,
         healthy=proc is not None and _safe_healthy(service),
+        restarts=kept.restarts if kept is not None else None,
+        state=(kept.state if proc is not None else "failed" if kept.state == "failed"
+               else "stopped") if kept is not None else None,
     )

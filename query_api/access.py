@@ -63,3 +63,23 @@ def ensure_instructor_self(actor: Actor, instructor_id: UUID) -> None:
         return
     if actor.role != "instructor" or actor.user_id != instructor_id:
         raise Forbidden("instructors read only their own courses", "auth.not_yours")
+
+
+READING_STATES = ("ACTIVE", "COMPLETED")
+
+
+def may_author(actor: Actor | None, instructor_id: UUID) -> bool:
+    return actor is not None and (actor.is_admin or actor.user_id == instructor_id)
+
+
+def ensure_may_learn(actor: Actor | None, instructor_id: UUID, enrollment_state: str | None
+                     ) -> None:
+    """Lesson content and quizzes: for the course's instructor and admins (drafts too), and
+    for students whose enrollment is active or completed."""
+    if may_author(actor, instructor_id):
+        return
+    if actor is None:
+        raise Unauthorized("sign in to read the course's lessons")
+    if enrollment_state not in READING_STATES:
+        raise Forbidden("enroll in the course (and have the enrollment active) to read its "
+                        "lessons", "course.not_enrolled", enrollment_state=enrollment_state)

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from prometheus_client import REGISTRY
 
+from operations.platform_metrics import PlatformCollector
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
 from query_api import errors
@@ -16,13 +18,18 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    audit,
     certificates,
     content,
     courses,
     enrollments,
     instructors,
+    learning,
     operations,
+    privacy,
 )
+from smartcourse.observability import api as observed
+from smartcourse.observability.health import DegradedModes, Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -32,6 +39,9 @@ DESCRIPTION = """Reads of the SmartCourse learning platform, served from the pro
 `?after_position=`); the answer waits (bounded) until the read models reflect it, or is a
 503 `read_model.not_caught_up` with `Retry-After`. Never stale data silently.
 Every read answers `X-Read-Position`: the position it reflects."""
+
+
+POSITIONS_POLLED = "positions_polled"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,11 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool, app.state.watcher = pool, watcher
         # The progress snapshots (projections/progress_snapshot.py); no connection until used.
         app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+        platform = PlatformCollector(settings, (settings.worker_app_id,
+                                                settings.analytics_worker_app_id,
+                                                settings.workflow_worker_app_id))
+        REGISTRY.register(platform)
         tune_garbage_collector(settings.gc_thresholds)
         try:
             yield
         finally:
             await app.state.redis.aclose()
+            REGISTRY.unregister(platform)
             await close_searches()
             await watcher.stop()
             await pool.close()
@@ -61,7 +76,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (courses, instructors, enrollments, content, analytics, operations,
-                   certificates):
+    for module in (courses, instructors, enrollments, learning, content, analytics,
+                   operations, certificates, audit, privacy):
         app.include_router(module.router)
+    modes = DegradedModes()
+
+    async def readiness(request: Request) -> Readiness:
+        state = request.app.state
+
+        async def postgres() -> None:
+            async with state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+
+        if state.watcher.listening:
+            modes.leave(POSITIONS_POLLED)
+        else:
+            modes.enter(POSITIONS_POLLED, "the position listener lost its connection; "
+                        "read-your-writes waits poll the database")
+        return await check_async({"postgres": postgres}, modes)
+
+    observed.install(app, "query", readiness, settings)
     return app

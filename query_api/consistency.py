@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from projections.registry import PROJECTIONS
 from query_api.errors import NotCaughtUp
 from query_api.positions import positions
+from smartcourse.observability import tracing
 
 log = logging.getLogger("smartcourse.query_api")
 
@@ -63,6 +64,7 @@ class PositionWatcher:
         self._listener: asyncio.Task[None] | None = None
         self._reading: tuple[float, asyncio.Future[dict[str, int]]] | None = None
         self._woken_at = 0.0
+        self.listening = channel is None  # False while waiters fall back to polling
 
     async def start(self) -> None:
         if self.channel:
@@ -77,6 +79,15 @@ class PositionWatcher:
     async def wait(self, names: Iterable[str], token: int, timeout: float) -> dict[str, int]:
         """The projections' positions once all are at `token` or beyond; else NotCaughtUp."""
         names = tuple(names)
+        if not tracing.enabled():
+            return await self._wait(names, token, timeout)
+        with tracing.tracer().start_as_current_span("read_your_writes wait", attributes={
+                "smartcourse.consistency_token": token,
+                "smartcourse.projections": ",".join(names)}):
+            return await self._wait(names, token, timeout)
+
+    async def _wait(self, names: tuple[str, ...], token: int, timeout: float
+                    ) -> dict[str, int]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         since = loop.time()  # the client's write committed before its read arrived
@@ -119,8 +130,10 @@ class PositionWatcher:
             try:
                 async with await AsyncConnection.connect(self.dsn, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self.listening = True
                     async for _ in conn.notifies():
                         self._wake()
             except psycopg.Error as error:
-                log.warning("position listener lost its connection (%s); waiters poll", error)
+                self.listening = False
+                log.error("position listener lost its connection (%s); waiters poll", error)
                 await asyncio.sleep(1.0)

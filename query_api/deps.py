@@ -89,6 +89,7 @@ class Reader:
             await self.state.watcher.wait(self.projections, self.token,
                                           self.state.settings.read_your_writes_timeout)
         settings = self.state.settings
+        await self.state.faults.hit("postgres")  # chaos hook (nothing unless enabled and set)
         async with snapshot(self.state.pool, self.projections, settings.worker_topic_partitions,
                             settings.worker_topic_prefix) as snap:
             self.response.headers[READ_POSITION_HEADER] = str(snap.position)

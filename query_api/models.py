@@ -57,6 +57,103 @@ class CourseDetail(BaseModel):
     seats_available: int | None = Field(description="null until the catalog has the course")
     modules: list[Module]
     updated_at: datetime
+    score_policy: Literal["best", "last"] = Field(
+        default="best", description="which quiz attempt counts")
+    require_passing_quizzes: bool = Field(
+        default=False, description="completion needs every quiz of the course passed")
+
+
+class LessonContent(BaseModel):
+    """A lesson as a learner reads it: its text and assets."""
+
+    course_id: UUID
+    lesson_id: UUID
+    module_id: UUID
+    title: str
+    content: str
+    assets: list[dict[str, Any]]
+    quiz_ids: list[UUID] = Field(description="the quizzes attached to this lesson")
+    updated_at: datetime
+
+
+class ContentVersion(BaseModel):
+    content_version: int
+    published_at: datetime
+    lesson_count: int
+
+
+class LessonChange(BaseModel):
+    lesson_id: UUID
+    title: str
+    change: Literal["added", "removed", "changed"]
+    fields: list[Literal["title", "content", "assets", "place"]] = Field(
+        description="for a changed lesson: what changed")
+
+
+class VersionDiff(BaseModel):
+    course_id: UUID
+    from_version: int
+    to_version: int
+    lessons: list[LessonChange]
+
+
+class CourseVersions(BaseModel):
+    course_id: UUID
+    versions: list[ContentVersion]
+
+
+class QuizQuestion(BaseModel):
+    question_id: str
+    kind: Literal["multiple_choice", "multiple_answers", "short_answer"]
+    prompt: str
+    options: list[str]
+    points: float
+    correct: list[int] | None = Field(
+        default=None, description="indexes of the correct options: the quiz's authors only")
+    accepted_answers: list[str] | None = Field(
+        default=None, description="accepted short answers: the quiz's authors only")
+
+
+class QuizView(BaseModel):
+    quiz_id: UUID
+    title: str
+    lesson_id: UUID | None
+    module_id: UUID | None
+    pass_mark: float = Field(description="percent of the points needed to pass")
+    max_attempts: int = Field(description="0: unlimited")
+    questions: list[QuizQuestion]
+    updated_at: datetime
+
+
+class CourseQuizzes(BaseModel):
+    course_id: UUID
+    score_policy: Literal["best", "last"]
+    require_passing_quizzes: bool
+    quizzes: list[QuizView]
+
+
+class QuizResult(BaseModel):
+    quiz_id: UUID
+    score: float | None = Field(description="the score that counts (the course's policy)")
+    max_score: float | None
+    attempts: int
+    passed: bool
+
+
+class QuizAttempt(BaseModel):
+    quiz_id: UUID
+    attempt: int
+    score: float
+    max_score: float
+    passed: bool
+    answers: list[dict[str, Any]]
+    attempted_at: datetime
+
+
+class EnrollmentQuizzes(BaseModel):
+    enrollment_id: UUID
+    results: list[QuizResult]
+    attempts: list[QuizAttempt]
 
 
 class InstructorCourse(BaseModel):
@@ -123,10 +220,6 @@ class Projections(BaseModel):
     projections: list[ProjectionStatus]
 
 
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-
-
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow")
     code: str = Field(description="stable and machine-readable, e.g. course.not_found")
@@ -150,6 +243,22 @@ _MEANING = {
 READ_POSITION = {"X-Read-Position": {
     "description": "the global position the answer reflects (min over the read models read)",
     "schema": {"type": "integer"}}}
+
+
+class AuditEntry(BaseModel):
+    """One audited action: who (`actor`), what (`action`, an event type), on what (`subject_*`),
+    about whom (`user_id`), when, and the details kept (never personal data)."""
+
+    position: int
+    occurred_at: datetime
+    actor: str | None
+    action: str
+    subject_type: str
+    subject_id: UUID
+    user_id: UUID | None
+    correlation_id: UUID
+    event_id: UUID
+    details: dict[str, Any]
 
 
 def read_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -22,6 +22,9 @@ COURSE_DETAIL = "course_detail"
 INSTRUCTOR_COURSES = "instructor_courses"
 STUDENT_ENROLLMENTS = "student_enrollments"
 COURSE_ROSTER = "course_roster"
+AUDIT_LOG = "audit_log"
+USER_PROFILES = "user_profiles"
+QUIZ_ATTEMPTS = "quiz_attempts"
 
 RELAY_CHECKPOINT = "kafka-relay"  # event_store.checkpoints row of the outbox relay
 

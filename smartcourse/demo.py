@@ -70,6 +70,7 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
         instructor.post("/users", {"user_id": str(instructor.user_id), "display_name": "Ada",
                                    "email": "ada@example.org", "role": "student"})
         courses: list[tuple[str, list[str]]] = []
+        quizzes: dict[str, tuple[str, list[str]]] = {}  # course -> quiz id, question ids
         for title, tags, capacity, lessons in COURSES:
             prerequisites = [courses[0][0]] if title == "CQRS Patterns" else []
             course_id = instructor.post("/courses", {
@@ -84,6 +85,14 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
                     "lesson_id"]
                 for lesson in lessons
             ]
+            questions = [{"question_id": str(uuid4()), "kind": "multiple_choice",
+                          "prompt": f"Which of these is true of {lesson.lower()}?",
+                          "options": ["the first", "the second", "the third"],
+                          "correct": [n % 3]} for n, lesson in enumerate(lessons)]
+            quiz = instructor.post(f"/courses/{course_id}/quizzes", {
+                "title": f"{title}: check", "module_id": module_id, "pass_mark": 50,
+                "questions": questions})
+            quizzes[course_id] = (quiz["quiz_id"], [q["question_id"] for q in questions])
             instructor.post(f"/courses/{course_id}/publish")
             courses.append((course_id, lesson_ids))
 
@@ -100,8 +109,10 @@ def seed(settings: Settings, students: int = 40) -> tuple[Tally, list[UUID]]:
             admin.post(f"/enrollments/{enrollment_id}/activate")
             for lesson_id in lesson_ids[: random.randint(0, len(lesson_ids))]:
                 student.post(f"/enrollments/{enrollment_id}/lessons/{lesson_id}/complete")
-            student.post(f"/enrollments/{enrollment_id}/quizzes/{uuid4()}/score",
-                         {"score": random.randint(5, 10), "max_score": 10})
+            quiz_id, question_ids = quizzes[course_id]
+            student.post(f"/enrollments/{enrollment_id}/quizzes/{quiz_id}/attempts", {
+                "answers": [{"question_id": q, "choices": [random.randint(0, 2)]}
+                            for q in question_ids]})  # graded by the server
             student.post(f"/courses/{courses[2][0]}/enroll")  # prerequisite or seat cap
     return tally, [UUID(c) for c, _ in courses]
 

@@ -24,23 +24,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(command: str, settings: Settings, log_dir: Path, *args: str) -> Iterator[str]:
-    """Run `smartcourse <command> --port P`, wait for /health, yield the base URL."""
+def serve(command: str, settings: Settings, log_dir: Path, *args: str,
+          health: str = "/health", env: dict[str, str] | None = None,
+          start_timeout: float = 60) -> Iterator[str]:
+    """Run `smartcourse <command> --port P`, wait until `health` answers 200 (readiness by
+    default; "/health/live" for a process expected to run degraded), yield the base URL."""
     port = free_port()
     log = (log_dir / f"{command}-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "smartcourse", command, "--port", str(port), *args],
-        env={**os.environ, "SMARTCOURSE_DATA_DIR": str(settings.data_dir)},
+        env={**os.environ, "SMARTCOURSE_DATA_DIR": str(settings.data_dir), **(env or {})},
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://{settings.host}:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"{command} exited with {proc.returncode}; see {log.name}")
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{health}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smartcourse.settings import Settings
 
 
 def tune_garbage_collector(thresholds: tuple[int, int, int]) -> None:
@@ -17,3 +21,14 @@ def tune_garbage_collector(thresholds: tuple[int, int, int]) -> None:
     """
     gc.freeze()  # modules, settings, schemas: never garbage, never scanned again
     gc.set_threshold(*thresholds)
+
+
+def record_restarts(settings: Settings) -> None:
+    """The gauge smartcourse_process_restarts of a process a keeper runs (infra/keeper.py)."""
+    if not settings.process_name:
+        return
+    from prometheus_client import Gauge
+
+    Gauge("smartcourse_process_restarts", "How often the supervisor restarted this process "
+          "after it died", ["process"]).labels(settings.process_name).set(
+        settings.process_restarts)

@@ -102,9 +102,11 @@ class Settings(BaseSettings):
     worker_session_timeout: float = 10.0
 
     # ClickHouse analytics (projections/analytics): the writer and the read-only analyst
-    # accounts, the database analysts query (versions live in `<database>_v<N>`), and how the
-    # sink batches: an insert per `analytics_batch_rows` rows or `analytics_batch_seconds`.
-    clickhouse_user: str = "default"
+    # accounts (passwords: empty means the ones `stack up` generated under
+    # <data_dir>/secrets/; with neither, clients refuse to connect), the database analysts
+    # query (versions live in `<database>_v<N>`), and how the sink batches: an insert per
+    # `analytics_batch_rows` rows or `analytics_batch_seconds`.
+    clickhouse_user: str = "smartcourse"
     clickhouse_password: str = ""
     clickhouse_analyst_user: str = "analyst"
     clickhouse_analyst_password: str = ""
@@ -134,6 +136,22 @@ class Settings(BaseSettings):
     workflow_retry_base_delay: float = 0.5
     workflow_retry_max_delay: float = 8.0
 
+    # Observability (issue 12): how long a process waits for the schema registry at start
+    # before it runs degraded (and says so: not ready, smartcourse_degraded, an ERROR line),
+    # how often it then tries again; tracing (OpenTelemetry: Zipkin locally, or OTLP when
+    # `otlp_endpoint` is set); the local Zipkin and Prometheus; the scrape interval; the
+    # admin-only fault injection switch (off unless set: docs/operations.md).
+    registry_start_wait: float = 60.0
+    registry_retry_interval: float = 5.0
+    tracing: bool = True
+    tracing_sample_ratio: float = 1.0
+    zipkin_port: int = 9411
+    zipkin_url: str = ""
+    otlp_endpoint: str = ""
+    prometheus_port: int = 9090
+    prometheus_scrape_interval: str = "5s"
+    stuck_workflow_seconds: float = 600.0
+    chaos_enabled: bool = False
     # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
     # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
     # default to the local Mailpit; set them (with a user and password) for a real relay.
@@ -173,6 +191,25 @@ class Settings(BaseSettings):
     reminder_poll_seconds: float = 30.0
     # Reconciliation of the stores (`smartcourse reconcile`), run by the workflow worker.
     reconcile_interval_seconds: float = 600.0
+    # -- Reliability (infra/keeper.py, tests/chaos) ---------------------------------------
+    # App processes are restarted when they die of a failure, after a backoff doubling from
+    # `app_restart_backoff` to `app_restart_max_backoff` seconds; more than `app_restart_burst`
+    # failures within `app_restart_interval` seconds is a crash loop and the keeper gives up.
+    app_restart_backoff: float = 0.5
+    app_restart_max_backoff: float = 30.0
+    app_restart_burst: int = 5
+    app_restart_interval: float = 60.0
+    # Set by the keeper for its child: the process's name and how often it was restarted
+    # (the gauge smartcourse_process_restarts).
+    process_name: str = ""
+    process_restarts: int = 0
+    # The largest event the store appends (bytes of its Avro form, or of its JSON payload),
+    # well below Kafka's 1 MB message limit; larger ones are refused with 422 event.too_large.
+    max_event_bytes: int = 512_000
+    # The largest request body the command API reads; larger ones get 413 request.too_large.
+    max_request_bytes: int = 1_048_576
+    # Toxiproxy (network faults for the chaos suite): its HTTP API port.
+    toxiproxy_port: int = 8474
 
     def model_post_init(self, __context: object) -> None:
         h = self.host
@@ -184,6 +221,7 @@ class Settings(BaseSettings):
         self.clickhouse_url = self.clickhouse_url or f"http://{h}:{self.clickhouse_http_port}"
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
+        self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
         if not self.smtp_host and not self.smtp_port:
             self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url

@@ -14,9 +14,12 @@ from typing import Any
 
 import faust
 from aiokafka.codec import has_lz4
-from prometheus_client import start_http_server
 
 from commands.adapters.relay import ensure_topics
+from smartcourse.observability import dependencies as deps
+from smartcourse.observability.health import DegradedModes, Readiness, check_sync
+from smartcourse.observability.probes import start_probe_server
+from smartcourse.observability.tracing import configure_tracing
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -45,6 +48,23 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
+# Degraded modes of this worker (none yet beyond its dependencies: a batch that cannot be
+# applied is retried, never skipped, and shows as lag).
+modes = DegradedModes()
+
+
+def readiness() -> Readiness:
+    """Ready when what the enabled agents need answers."""
+    checks = {"kafka": lambda: deps.kafka(settings.kafka_bootstrap),
+              "registry": lambda: deps.registry(settings.registry_url)}
+    if (settings.worker_projections or settings.workflow_publishing
+            or settings.workflow_enrollment):
+        checks["postgres"] = lambda: deps.postgres(settings.pg_dsn)
+    if settings.worker_analytics:
+        checks["clickhouse"] = lambda: deps.clickhouse(settings.clickhouse_url)
+    return check_sync(checks, modes)
+
+
 class ProjectionsApp(faust.App):
     """The app, plus what must happen once before its consumer subscribes."""
 
@@ -58,7 +78,8 @@ class ProjectionsApp(faust.App):
         await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap,
                                 declared_topic_names(), settings.worker_topic_partitions, 1)
         if settings.worker_metrics_port:
-            start_http_server(settings.worker_metrics_port, addr=settings.host)
+            start_probe_server(settings.host, settings.worker_metrics_port, readiness)
+        configure_tracing(settings, settings.worker_app_id)
         tune_garbage_collector(settings.gc_thresholds)
         log.info("worker starting", extra={
             "app_id": settings.worker_app_id, "prefix": settings.worker_topic_prefix,

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import psycopg
 from aiokafka.errors import KafkaError
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection
 
 from projections.base import Projection
 from projections.deliveries import UNDECODABLE, EventDelivery, WatermarkDelivery
 from projections.sink import PostgresProjector
+from smartcourse.observability import tracing
 from streams import dead_letters, metrics
 from streams.dead_letters import Letter
 from streams.decoding import Decoded, Message, Undecodable
@@ -109,7 +111,7 @@ class ProjectionRunner:
             await asyncio.sleep(self._retry.backoff(attempt))
 
     async def _handle_once(self, messages: Sequence[Message]) -> Outcome:
-        started = time.perf_counter()
+        started, started_ns = time.perf_counter(), time.time_ns()
         decoded = [self._decode(m) for m in messages]
         conn = await self._connection()
         outcome = Outcome()
@@ -130,7 +132,24 @@ class ProjectionRunner:
         if outcome.letters:
             await self._publish(outcome.letters)
         self._count(outcome, decoded, time.perf_counter() - started)
+        if tracing.enabled():
+            self._trace(messages, started_ns)
         return outcome
+
+    def _trace(self, messages: Sequence[Message], started_ns: int) -> None:
+        """A span per traced message in its command's trace: from the batch's start to its
+        commit (the batch is one transaction, so each message took that long)."""
+        ended = time.time_ns()
+        name = f"project {self.projection.name}"
+        for message in messages:
+            span = tracing.child_span(name, tracing.header_value(message.headers),
+                                      SpanKind.CONSUMER, {
+                                          "messaging.destination.name": message.topic,
+                                          "messaging.kafka.offset": message.offset,
+                                          "smartcourse.batch_size": len(messages)},
+                                      start_time=started_ns)
+            if span is not None:
+                span.end(end_time=ended)
 
     async def _park(self, conn: AsyncConnection, poison: Undecodable) -> list[Letter]:
         """A message that is no event: record it and park its aggregate behind it, unless

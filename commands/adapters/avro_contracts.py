@@ -30,6 +30,7 @@ from confluent_kafka.schema_registry import (
     record_subject_name_strategy,
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema, schemaless_writer
 
@@ -49,6 +50,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 WIRE_MAGIC = 0
 WIRE_HEADER = struct.Struct(">BI")
+CONFLICT = 409
 
 
 class ContractError(ValueError):
@@ -268,8 +270,26 @@ def register(client: SchemaRegistryClient, schema: dict[str, Any]) -> int:
     checked. Raises SchemaRegistryError (HTTP 409) for an incompatible change.
     """
     subject = f"{schema.get('namespace', NAMESPACE)}.{schema['name']}"
-    client.set_compatibility(subject, COMPATIBILITY)
-    return client.register_schema(subject, Schema(json.dumps(schema), "AVRO"))
+    try:
+        client.set_compatibility(subject, COMPATIBILITY)
+    except SchemaRegistryError as error:
+        # Another process set the rule first (Apicurio answers 409 when the rule exists):
+        # not an error as long as the rule is the one we want.
+        if error.http_status_code != CONFLICT or client.get_compatibility(
+                subject) != COMPATIBILITY:
+            raise
+    avro = Schema(json.dumps(schema), "AVRO")
+    try:
+        return client.register_schema(subject, avro)
+    except SchemaRegistryError as error:
+        # 409 is an incompatible change, or another process registering the same schema at
+        # the same moment: the latter is found by lookup, the former is raised.
+        if error.http_status_code != CONFLICT:
+            raise
+        try:
+            return client.lookup_schema(subject, avro).schema_id
+        except SchemaRegistryError:
+            raise error from None
 
 
 def _value_context(topic: str) -> SerializationContext:

@@ -14,21 +14,33 @@ import asyncio
 import json
 from base64 import b64encode
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib.resources import files
 from typing import Any, Protocol
 from uuid import UUID
 
+from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from commands.domain.errors import ConcurrencyConflict
+from commands.domain.errors import ConcurrencyConflict, RuleViolated
+from smartcourse.observability.tracing import current_traceparent
 
 APPEND_LOCK = 7_201_001  # advisory lock key that serialises appends
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_BATCH = 500
+UNENCODED = Counter("smartcourse_event_store_unencoded_total",
+                    "Events appended without their published bytes (the relay encodes them):"
+                    " no encoder (registry unavailable) or the event did not fit its contract",
+                    ["why"])
+
+
+class EventTooLarge(RuleViolated):
+    """An event above the store's size limit: refused before it could reach Kafka."""
+
+    code = "event.too_large"
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,9 @@ class Metadata:
     actor: str | None
     correlation_id: UUID
     causation_id: UUID | None = None
+    # The W3C traceparent of the request that appended (stored with each event, so the relay
+    # and the consumers continue its trace); None without tracing.
+    trace_parent: str | None = None
 
 
 @dataclass
@@ -111,13 +126,14 @@ COLUMNS = (
 # a dozen typed arrays), and the notification that wakes the relay rides along.
 INSERT_ROWS = f"""
 WITH appended AS (
-    INSERT INTO event_store.events ({COLUMNS}, encoded)
+    INSERT INTO event_store.events ({COLUMNS}, encoded, trace_parent)
     SELECT position, event_id, aggregate_type, aggregate_id, version, event_type, 1, payload,
-           occurred_at, actor, correlation_id, causation_id, decode(encoded, 'base64')
+           occurred_at, actor, correlation_id, causation_id, decode(encoded, 'base64'),
+           trace_parent
     FROM jsonb_to_recordset(%s::jsonb) AS r(
         position bigint, event_id uuid, aggregate_type text, aggregate_id uuid, version int,
         event_type text, payload jsonb, occurred_at timestamptz, actor text,
-        correlation_id uuid, causation_id uuid, encoded text)
+        correlation_id uuid, causation_id uuid, encoded text, trace_parent text)
     RETURNING 1
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT count(*) FROM appended)::text)
@@ -164,10 +180,19 @@ class NewEventEncoder(Protocol):
     def encode_new(self, event: StoredEvent) -> bytes | None: ...
 
 
+class FaultHook(Protocol):
+    """Injects faults before a write, when an operator asked for them (chaos)."""
+
+    async def hit(self, dependency: str) -> None: ...
+
+
 class EventStore:
-    def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None) -> None:
+    def __init__(self, pool: AsyncConnectionPool, encoder: NewEventEncoder | None = None,
+                 max_event_bytes: int = 512_000) -> None:
         self.pool = pool
+        self.max_event_bytes = max_event_bytes  # well below Kafka's 1 MB message limit
         self.encoder = encoder  # None: rows are stored without bytes; the relay encodes them
+        self.faults: FaultHook | None = None  # chaos (smartcourse/observability/chaos.py)
         self._queue: asyncio.Queue[Commit] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loads: list[_Load] = []
@@ -235,6 +260,8 @@ class EventStore:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_batches(), name="event-store-writer")
+        if metadata.trace_parent is None and (trace_parent := current_traceparent()):
+            metadata = replace(metadata, trace_parent=trace_parent)
         commit = Commit(streams, metadata, reads or {}, after)
         self._queue.put_nowait(commit)
         return commit.done
@@ -257,6 +284,8 @@ class EventStore:
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
+                if self.faults is not None:
+                    await self.faults.hit("postgres")
                 await self._commit_batch(batch)
             except Exception as error:  # noqa: BLE001 - every waiter must hear of the failure
                 for commit in batch:
@@ -289,41 +318,71 @@ class EventStore:
                 meta = commit.metadata
                 correlation_id = str(meta.correlation_id)
                 causation_id = str(meta.causation_id) if meta.causation_id else None
+                ours: list[dict[str, Any]] = []
+                last = position
                 for stream in commit.streams:
-                    versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
                     aggregate_id = str(stream.aggregate_id)
                     for event in stream.events:
-                        position += 1
+                        last += 1
                         row = {
-                            "position": position, "event_id": str(event.event_id),
+                            "position": last, "event_id": str(event.event_id),
                             "aggregate_type": stream.aggregate_type,
                             "aggregate_id": aggregate_id, "version": event.version,
                             "event_type": event.event_type, "payload": event.payload,
                             "occurred_at": event.occurred_at.isoformat(), "actor": meta.actor,
                             "correlation_id": correlation_id, "causation_id": causation_id,
                         }
+                        if meta.trace_parent is not None:
+                            row["trace_parent"] = meta.trace_parent
                         if self.encoder is not None:
                             row["encoded"] = self._encoded(StoredEvent(
-                                position=position, event_id=event.event_id,
+                                position=last, event_id=event.event_id,
                                 aggregate_type=stream.aggregate_type,
                                 aggregate_id=stream.aggregate_id, version=event.version,
                                 event_type=event.event_type, schema_version=1,
                                 payload=event.payload, occurred_at=event.occurred_at,
                                 actor=meta.actor, correlation_id=meta.correlation_id,
                                 causation_id=meta.causation_id))
-                        rows.append(row)
+                        ours.append(row)
+                oversized = self._oversized(ours)
+                if oversized is not None:
+                    _settle(commit, error=oversized)
+                    continue
+                for stream in commit.streams:
+                    versions[stream.aggregate_id] = stream.expected_version + len(stream.events)
+                rows.extend(ours)
+                position = last
                 accepted.append((commit, position))
             if rows:
+                if self.encoder is None:
+                    UNENCODED.labels("no_encoder").inc(len(rows))
                 await conn.execute(INSERT_ROWS, [json.dumps(rows)])
         for commit, last_position in accepted:
             _settle(commit, position=last_position)
 
 
+    def _oversized(self, rows: list[dict[str, Any]]) -> EventTooLarge | None:
+        """The refusal of a commit holding an event larger than `max_event_bytes` (its
+        published form when encoded, else its JSON payload), or None."""
+        for row in rows:
+            encoded = row.get("encoded")
+            size = (len(encoded) * 3 // 4 if encoded is not None
+                    else len(json.dumps(row["payload"])))
+            if size > self.max_event_bytes:
+                return EventTooLarge(
+                    f"the {row['event_type']} event would take {size} bytes, more than the "
+                    f"{self.max_event_bytes} an event may", "event.too_large",
+                    limit=self.max_event_bytes, size=size)
+        return None
+
     def _encoded(self, event: StoredEvent) -> str | None:
         """The event's published form (base64, for the JSON document), or None."""
         assert self.encoder is not None
         encoded = self.encoder.encode_new(event)
-        return b64encode(encoded).decode() if encoded is not None else None
+        if encoded is None:
+            UNENCODED.labels("encode_failed").inc()
+            return None
+        return b64encode(encoded).decode()
 
 
 def _settle(commit: Commit, position: int | None = None,

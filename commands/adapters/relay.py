@@ -38,6 +38,7 @@ import psycopg
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
 from commands.adapters.avro_contracts import (
@@ -49,6 +50,7 @@ from commands.adapters.avro_contracts import (
 )
 from commands.adapters.event_store import NOTIFY_CHANNEL
 from commands.domain.registry import AGGREGATES
+from smartcourse.observability import tracing
 from smartcourse.settings import Settings
 
 log = logging.getLogger("smartcourse.relay")
@@ -61,6 +63,9 @@ RELAYED = Counter("smartcourse_relay_events_total",
 DEAD_LETTERS = Counter("smartcourse_relay_dead_letters_total",
                        "Events that do not fit their contract, sent to the dead-letter topic",
                        ["relay"])
+UNDELIVERABLE = Counter("smartcourse_relay_undeliverable_total",
+                        "Events Kafka cannot take (too large, refused for good), sent to the "
+                        "dead-letter topic by reference; alert on any increase", ["relay"])
 LAG = Gauge("smartcourse_relay_lag_events",
             "Events committed to the store but not yet confirmed in Kafka", ["relay"])
 CHECKPOINT = Gauge("smartcourse_relay_checkpoint_position",
@@ -93,6 +98,11 @@ class RelayConfig:
     producer_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def max_message_bytes(self) -> int:
+        """The largest message the producer takes (librdkafka's `message.max.bytes`)."""
+        return int(self.producer_overrides.get("message.max.bytes", 1_000_000))
+
+    @property
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.relay.dlq"
 
@@ -105,6 +115,13 @@ class RelayConfig:
 
 class DeliveryFailed(Exception):
     """Kafka refused a message; everything after the checkpoint is sent again."""
+
+
+# Refusals that sending again cannot cure: the message itself is at fault, not Kafka's state.
+# Such an event is dead-lettered (by reference) instead of stopping the relay for good.
+PERMANENT = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE,
+                       KafkaError.INVALID_RECORD, KafkaError.RECORD_LIST_TOO_LARGE})
+MESSAGE_OVERHEAD = 512  # bytes librdkafka adds to key, value and headers when it sizes one
 
 
 class Row(NamedTuple):
@@ -124,6 +141,7 @@ class Row(NamedTuple):
     correlation_id: str
     causation_id: str | None
     encoded: bytes | None = None  # Avro as published, when the appender encoded it
+    trace_parent: str | None = None  # the appending request's trace (W3C traceparent)
 
 
 def _fetch(whole_rows: bool) -> str:
@@ -137,7 +155,7 @@ def _fetch(whole_rows: bool) -> str:
         f" event_type, schema_version, {unencoded_only('payload::text')},"
         f" {unencoded_only('(extract(epoch FROM occurred_at) * 1000000)::bigint')},"
         f" {unencoded_only('actor')}, correlation_id::text,"
-        f" {unencoded_only('causation_id::text')}, encoded"
+        f" {unencoded_only('causation_id::text')}, encoded, trace_parent"
         " FROM event_store.events WHERE position > %s ORDER BY position LIMIT %s"
     )
 
@@ -155,11 +173,16 @@ class _Batch:
     started: float
     topics: Tally[str] = field(default_factory=Tally)
     failures: list[KafkaError] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # event ids Kafka refused for good
 
-    def on_delivery(self, error: KafkaError | None, _message: Any) -> None:
+    def on_delivery(self, error: KafkaError | None, message: Any) -> None:
         self.outstanding -= 1  # called on the relay's thread, from poll() or flush()
         if error is not None:
             self.failures.append(error)
+            if message is not None and isinstance(error, KafkaError) and error.code() in PERMANENT:
+                headers = dict(message.headers() or [])
+                if "event_id" in headers:
+                    self.refused.add(headers["event_id"].decode())
 
 
 class _Reader:
@@ -202,6 +225,7 @@ class Relay:
         self._partitions: dict[str, int] = {}
         self._partitions_at = -float("inf")
         self._topics: dict[str, str] = {}  # aggregate type -> its topic
+        self._refused: set[str] = set()  # event ids Kafka refused for good: dead-letter them
         self._encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
 
     def stop(self) -> None:
@@ -256,6 +280,8 @@ class Relay:
                     self._wait_for_append(conn, min(self.config.poll_interval,
                                                     self._marker_due_in(time.monotonic())))
         except DeliveryFailed as error:
+            for batch in in_flight:
+                self._refused |= batch.refused
             log.error("delivery failed; sending again from the checkpoint",
                       extra={"relay": self.config.name, "position": self.position,
                              "reason": str(error)})
@@ -321,13 +347,24 @@ class Relay:
     def _send(self, producer: Producer, rows: list[Row]) -> _Batch:
         batch = _Batch(rows[-1].position, len(rows), time.perf_counter())
         produce, on_delivery, message = producer.produce, batch.on_delivery, self._message
+        largest = self.config.max_message_bytes - MESSAGE_OVERHEAD
         topics = []
         for row in rows:  # the relay's hot loop: names bound once, no keyword dicts
             topic, value, headers = message(row)
             key = row.aggregate_id.encode()
+            if len(value) > largest or (self._refused and row.event_id in self._refused):
+                topic, value, headers = self._undeliverable(row, value, "too large for Kafka"
+                                                            if len(value) > largest else
+                                                            "refused by Kafka for good")
             try:
                 produce(topic, value, key, on_delivery=on_delivery, headers=headers)
             except BufferError:  # the local queue is full: wait for deliveries to drain it
+                _produce(producer, topic, value=value, key=key, headers=headers,
+                         on_delivery=on_delivery)
+            except KafkaException as error:
+                if error.args[0].code() not in PERMANENT:
+                    raise DeliveryFailed(f"produce refused: {error}") from error
+                topic, value, headers = self._undeliverable(row, value, str(error))
                 _produce(producer, topic, value=value, key=key, headers=headers,
                          on_delivery=on_delivery)
             topics.append(topic)
@@ -344,6 +381,8 @@ class Relay:
                                                                   self.config.topic_prefix)
         headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
                    ("correlation_id", row.correlation_id.encode())]
+        if row.trace_parent is not None:
+            headers.append((tracing.HEADER, self._traced(row, topic).encode()))
         if row.encoded is not None:  # encoded when appended: nothing left to do
             return topic, row.encoded, headers
         try:
@@ -357,6 +396,41 @@ class Relay:
                          "correlation_id": row.correlation_id, "position": row.position,
                          "reason": reason})
         return self.config.dead_letter_topic, _dead_letter(row, reason), headers
+
+    def _traced(self, row: Row, topic: str) -> str:
+        """A span for the event's publication in its command's trace; the traceparent that
+        continues it in the consumers (the stored one when tracing is off here)."""
+        span = tracing.child_span(f"relay publish {row.event_type}", row.trace_parent,
+                                  SpanKind.PRODUCER, {"messaging.destination.name": topic,
+                                                      "smartcourse.position": row.position,
+                                                      "smartcourse.event_id": row.event_id})
+        if span is None:
+            return row.trace_parent or ""
+        span.end()
+        return tracing.traceparent_of(span)
+
+    def _undeliverable(self, row: Row, value: bytes, reason: str
+                       ) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+        """The dead letter of an event Kafka cannot take: a reference to it (the store keeps
+        the event itself), so that the letter always fits and later events go on."""
+        self._refused.discard(row.event_id)
+        UNDELIVERABLE.labels(self.config.name).inc()
+        DEAD_LETTERS.labels(self.config.name).inc()
+        log.error("event cannot be delivered to Kafka; sent to the dead-letter topic by "
+                  "reference", extra={"relay": self.config.name, "event_id": row.event_id,
+                                      "correlation_id": row.correlation_id,
+                                      "position": row.position, "bytes": len(value),
+                                      "reason": reason})
+        letter = {"reason": reason, "kind": "undeliverable", "bytes": len(value),
+                  "event": {"position": row.position, "event_id": row.event_id,
+                            "aggregate_type": row.aggregate_type,
+                            "aggregate_id": row.aggregate_id, "version": row.version,
+                            "event_type": row.event_type,
+                            "correlation_id": row.correlation_id}}
+        headers = [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
+                   ("correlation_id", row.correlation_id.encode()),
+                   ("reason", reason.encode()[:1000])]
+        return self.config.dead_letter_topic, json.dumps(letter).encode(), headers
 
     # -- watermark markers -------------------------------------------------------------------
     def _marker_due_in(self, now: float) -> float:
@@ -406,6 +480,7 @@ class Relay:
             while in_flight and in_flight[0].outstanding == 0:
                 batch = in_flight.popleft()
                 if batch.failures:
+                    self._refused |= batch.refused
                     raise DeliveryFailed(f"{len(batch.failures)} refused: {batch.failures[0]}")
                 confirmed = batch
                 self._count(batch)

@@ -35,6 +35,16 @@ BEGIN
     END IF;
 END $$;
 
+-- The W3C traceparent of the request that appended the event (NULL without tracing): the
+-- relay and the consumers continue that trace (smartcourse/observability/tracing.py).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'event_store'
+                   AND table_name = 'events' AND column_name = 'trace_parent') THEN
+        ALTER TABLE event_store.events ADD COLUMN trace_parent text;
+    END IF;
+END $$;
+
 -- Where each follower of the global order (the Kafka relay, ...) has got to.
 CREATE TABLE IF NOT EXISTS event_store.checkpoints (
     name        text        PRIMARY KEY,

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from prometheus_client import make_asgi_app
 
-from commands.api import errors
-from commands.api.routes import courses, enrollments, notifications, users
+from commands.api import contract, errors
+from commands.api.limits import RequestSizeLimit
+from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
 from smartcourse.bootstrap import open_write_side
+from smartcourse.observability import api as observed
+from smartcourse.observability.health import Readiness, check_async
 from smartcourse.runtime import tune_garbage_collector
 from smartcourse.settings import Settings
 
@@ -23,7 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         write_side = await open_write_side(settings)
         tune_garbage_collector(settings.gc_thresholds)
         app.state.bus, app.state.redis = write_side.bus, write_side.redis
-        app.state.pool = write_side.pool
+        app.state.pool, app.state.modes = write_side.pool, write_side.modes
+        write_side.store.faults = app.state.faults
         try:
             yield
         finally:
@@ -38,19 +41,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    contract.install(app)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(users.router)
     app.include_router(courses.router)
     app.include_router(enrollments.router)
+    app.include_router(quizzes.router)
     app.include_router(notifications.router)
+    app.include_router(privacy.router)
 
-    app.mount("/metrics", make_asgi_app())
+    async def readiness(request: Request) -> Readiness:
+        state = request.app.state
 
-    @app.get("/health", tags=["operations"])
-    async def health(request: Request) -> dict[str, str]:
-        """Ready when PostgreSQL and Redis answer."""
-        async with request.app.state.pool.connection() as conn:
-            await conn.execute("SELECT 1")
-        await request.app.state.redis.ping()
-        return {"status": "ok"}
+        async def postgres() -> None:
+            async with state.pool.connection() as conn:
+                await conn.execute("SELECT 1")
 
+        return await check_async({"postgres": postgres, "redis": state.redis.ping},
+                                 state.modes)
+
+    observed.install(app, "command", readiness, settings)
     return app

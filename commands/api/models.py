@@ -35,6 +35,7 @@ Email = Annotated[str, StringConstraints(
     strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Storable]
 Reason = text(500)
 Role = Literal["student", "instructor", "admin"]
+AnswerText = text(500)
 
 
 class Body(BaseModel):
@@ -133,6 +134,67 @@ class LessonWritten(Written):
     lesson_id: UUID
 
 
+class RenameModuleBody(Body):
+    title: Title
+
+
+class ModuleOrderBody(Body):
+    module_ids: list[UUID] = Field(max_length=500,
+                                   description="every module of the course, in the new order")
+
+
+class MoveLessonBody(Body):
+    module_id: UUID = Field(description="the lesson's module (a reorder) or another one")
+    index: int = Field(ge=0, le=10_000, description="its place there, from 0")
+
+
+class LessonAssetsBody(Body):
+    assets: list[Asset] = Field(max_length=20)
+
+
+class QuestionBody(Body):
+    question_id: UUID | None = None
+    kind: Literal["multiple_choice", "multiple_answers", "short_answer"]
+    prompt: text(2_000, min_length=1)  # type: ignore[valid-type]
+    options: list[text(500, min_length=1)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=20)
+    correct: list[int] = Field(default_factory=list, max_length=20,
+                               description="indexes of the correct options")
+    accepted_answers: list[text(500)] = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=20, description="short answer: accepted texts "
+        "(compared ignoring case and spacing)")
+    points: float = Field(default=1, gt=0, le=1_000)
+
+
+class QuizBody(Body):
+    quiz_id: UUID | None = None
+    title: Title
+    lesson_id: UUID | None = Field(default=None, description="the lesson it belongs to, or…")
+    module_id: UUID | None = Field(default=None, description="…the module it belongs to")
+    pass_mark: float = Field(default=60, ge=0, le=100, description="percent of the points")
+    max_attempts: int = Field(default=0, ge=0, le=1_000, description="0: unlimited")
+    questions: list[QuestionBody] = Field(min_length=1, max_length=100)
+
+
+class QuizWritten(Written):
+    quiz_id: UUID
+
+
+class QuizRulesBody(Body):
+    score_policy: Literal["best", "last"] = "best"
+    require_passing_quizzes: bool = False
+
+
+class AnswerBody(Body):
+    question_id: UUID
+    choices: list[int] = Field(default_factory=list, max_length=20)
+    text: AnswerText = ""  # type: ignore[valid-type]
+
+
+class QuizAnswersBody(Body):
+    answers: list[AnswerBody] = Field(max_length=100)
+
+
 class PublishAccepted(Written):
     workflow_id: UUID
     status: Literal["QUEUED"] = "QUEUED"
@@ -147,10 +209,16 @@ class EnrollmentWritten(Written):
     state: str
 
 
-class ScoreQuizBody(Body):
-    score: float = Field(ge=0, le=1_000_000)
-    max_score: float = Field(gt=0, le=1_000_000)
-
-
 class CancelBody(Body):
+    reason: Reason = ""
+
+
+ConsentPurpose = Literal["analytics", "marketing"]
+
+
+class ConsentBody(Body):
+    purpose: ConsentPurpose
+
+
+class ErasureBody(Body):
     reason: Reason = ""

@@ -1,12 +1,15 @@
 """Course: authored by an instructor, published, made ready by content processing, archived.
 
-Lifecycle: DRAFT -> PUBLISHED -> READY -> ARCHIVED. A published or ready course may be edited;
-publishing again starts a new content version. Seats are reserved on the course itself, so
-the seat cap holds under concurrency by the aggregate's optimistic version check.
+Lifecycle: DRAFT -> PUBLISHED -> READY -> ARCHIVED (and back: restore); a draft that was never
+published may be deleted. A published or ready course may be edited; publishing again starts
+a new content version. Quizzes are part of the course (graded on the enrollment's side).
+Seats are reserved on the course itself, so the seat cap holds under concurrency by the
+aggregate's optimistic version check.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from uuid import UUID
 
@@ -14,8 +17,15 @@ from eventsourcing.domain import event
 
 from commands.domain.base import AggregateRoot
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.limits import (
+    MAX_COURSE_CONTENT_CHARS,
+    MAX_LESSONS_PER_COURSE,
+    MAX_MODULES_PER_COURSE,
+)
+from commands.domain.quiz import SCORE_POLICIES, check_quiz
 
 DRAFT, PUBLISHED, READY, ARCHIVED = "DRAFT", "PUBLISHED", "READY", "ARCHIVED"
+DELETED = "DELETED"  # a draft removed by its instructor: gone for every command and read
 
 
 class Course(AggregateRoot):
@@ -47,6 +57,9 @@ class Course(AggregateRoot):
         self.content_changed = True  # edits since the last publish
         self.workflow_id: UUID | None = None
         self.seats: frozenset[UUID] = frozenset()  # enrollment ids holding a seat
+        self.quizzes: dict[str, dict[str, Any]] = {}  # quiz id (text) -> its definition
+        self.score_policy = "best"  # which attempt's score counts: best or last
+        self.require_passing_quizzes = False  # completion needs every quiz passed
         # Each student's latest enrollment and how many they had: a cancelled student's next
         # enrollment is a new aggregate, and at most one of theirs holds a seat at a time.
         self.latest: dict[UUID, UUID] = {}
@@ -64,6 +77,15 @@ class Course(AggregateRoot):
     @property
     def takes_enrollments(self) -> bool:
         return self.status in (PUBLISHED, READY)
+
+    @property
+    def deleted(self) -> bool:
+        return self.status == DELETED
+
+    @property
+    def required_quiz_ids(self) -> frozenset[str]:
+        """The quizzes a student must pass to complete the course."""
+        return frozenset(self.quizzes) if self.require_passing_quizzes else frozenset()
 
     def enrollment_of(self, student_id: UUID) -> UUID | None:
         """The student's latest enrollment in this course, if any."""
@@ -88,6 +110,32 @@ class Course(AggregateRoot):
     def _check_editable(self) -> None:
         if self.status == ARCHIVED:
             raise Conflict("an archived course cannot change", "course.archived")
+        if self.status == DELETED:
+            raise NotFound("no such course", "course.not_found")
+
+    def _module(self, module_id: UUID) -> tuple[UUID, ...]:
+        if module_id not in self.modules:
+            raise NotFound("no such module in this course", "course.module_not_found")
+        return self.modules[module_id]
+
+    def _lesson(self, lesson_id: UUID) -> dict[str, Any]:
+        lesson = self.lessons.get(lesson_id)
+        if lesson is None:
+            raise NotFound("no such lesson in this course", "course.lesson_not_found")
+        return lesson
+
+    def _check_size(self, modules: int = 0, lessons: int = 0, content_chars: int = 0) -> None:
+        """Refuse growth past commands/domain/limits.py (the events must fit in Kafka)."""
+        too_large = [
+            (len(self.modules) + modules, MAX_MODULES_PER_COURSE, "modules"),
+            (len(self.lessons) + lessons, MAX_LESSONS_PER_COURSE, "lessons"),
+            (sum(len(lesson["content"]) for lesson in self.lessons.values()) + content_chars,
+             MAX_COURSE_CONTENT_CHARS, "characters of lesson content"),
+        ]
+        for size, limit, what in too_large:
+            if size > limit:
+                raise RuleViolated(f"a course holds at most {limit} {what}", "course.too_large",
+                                   limit=limit, size=size)
 
     # -- authoring ---------------------------------------------------------------------------
     def revise_details(self, title: str, description: str, tags: list[str]) -> None:
@@ -129,7 +177,10 @@ class Course(AggregateRoot):
     def add_module(self, module_id: UUID, title: str) -> None:
         self._check_editable()
         if module_id in self.modules:
+            if self.module_titles[module_id] == title:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the module already exists", "course.module_exists")
+        self._check_size(modules=1)
         self._add_module(module_id=module_id, title=title, index=len(self.modules))
 
     @event("ModuleAdded")
@@ -146,7 +197,11 @@ class Course(AggregateRoot):
         if module_id not in self.modules:
             raise NotFound("no such module in this course", "course.module_not_found")
         if lesson_id in self.lessons:
+            if self.lessons[lesson_id] == {"module_id": module_id, "title": title,
+                                           "content": content, "assets": assets}:
+                return  # a retry of the same addition: it already took effect
             raise Conflict("the lesson already exists", "course.lesson_exists")
+        self._check_size(lessons=1, content_chars=len(content))
         self._add_lesson(
             module_id=module_id, lesson_id=lesson_id, title=title, content=content,
             assets=assets, index=len(self.modules[module_id]),
@@ -171,6 +226,7 @@ class Course(AggregateRoot):
         if lesson is None:
             raise NotFound("no such lesson in this course", "course.lesson_not_found")
         if (lesson["title"], lesson["content"]) != (title, content):
+            self._check_size(content_chars=len(content) - len(lesson["content"]))
             self._revise_lesson(lesson_id=lesson_id, title=title, content=content)
 
     @event("LessonRevised")
@@ -195,7 +251,170 @@ class Course(AggregateRoot):
             module_id: tuple(lid for lid in self.modules[module_id] if lid != lesson_id),
         }
         self.lessons = {k: v for k, v in self.lessons.items() if k != lesson_id}
+        self.quizzes = {k: q for k, q in self.quizzes.items()
+                        if q.get("lesson_id") != str(lesson_id)}
         self.content_changed = True
+
+    # -- structure: modules and lessons moved, renamed, removed -------------------------------
+    def rename_module(self, module_id: UUID, title: str) -> None:
+        self._check_editable()
+        self._module(module_id)
+        if self.module_titles[module_id] != title:
+            self._rename_module(module_id=module_id, title=title)
+
+    @event("ModuleRenamed")
+    def _rename_module(self, module_id: UUID, title: str) -> None:
+        self.module_titles = {**self.module_titles, module_id: title}
+        self.content_changed = True
+
+    def remove_module(self, module_id: UUID) -> None:
+        """Remove a module with its lessons (and the quizzes attached to either)."""
+        self._check_editable()
+        lessons = self._module(module_id)
+        self._remove_module(module_id=module_id, lesson_ids=list(lessons),
+                            module_ids=[m for m in self.modules if m != module_id])
+
+    @event("ModuleRemoved")
+    def _remove_module(self, module_id: UUID, lesson_ids: list[UUID],
+                       module_ids: list[UUID]) -> None:
+        gone = set(lesson_ids)
+        self.modules = {m: self.modules[m] for m in module_ids}
+        self.module_titles = {m: self.module_titles[m] for m in module_ids}
+        self.lessons = {k: v for k, v in self.lessons.items() if k not in gone}
+        attached = {str(module_id), *map(str, gone)}
+        self.quizzes = {k: q for k, q in self.quizzes.items()
+                        if q.get("lesson_id") not in attached
+                        and q.get("module_id") not in attached}
+        self.content_changed = True
+
+    def reorder_modules(self, module_ids: list[UUID]) -> None:
+        self._check_editable()
+        if len(module_ids) != len(self.modules) or set(module_ids) != set(self.modules):
+            raise RuleViolated("the new order must name every module of the course once",
+                               "course.invalid_module_order")
+        if list(module_ids) != list(self.modules):
+            self._reorder_modules(module_ids=list(module_ids))
+
+    @event("ModulesReordered")
+    def _reorder_modules(self, module_ids: list[UUID]) -> None:
+        self.modules = {m: self.modules[m] for m in module_ids}
+        self.content_changed = True
+
+    def move_lesson(self, lesson_id: UUID, module_id: UUID, index: int) -> None:
+        """Move a lesson to `index` of a module (its own or another): reorder or move."""
+        self._check_editable()
+        source = self._lesson(lesson_id)["module_id"]
+        target = [lid for lid in self._module(module_id) if lid != lesson_id]
+        if not 0 <= index <= len(target):
+            raise RuleViolated(f"the index must lie between 0 and {len(target)}",
+                               "course.invalid_lesson_index")
+        target.insert(index, lesson_id)
+        if module_id == source and tuple(target) == self.modules[source]:
+            return
+        left = [lid for lid in self.modules[source] if lid != lesson_id]
+        self._move_lesson(lesson_id=lesson_id, module_id=module_id, index=index,
+                          from_module_id=source, lesson_ids=target,
+                          from_lesson_ids=target if module_id == source else left)
+
+    @event("LessonMoved")
+    def _move_lesson(self, lesson_id: UUID, module_id: UUID, index: int,
+                     from_module_id: UUID, lesson_ids: list[UUID],
+                     from_lesson_ids: list[UUID]) -> None:
+        self.modules = {**self.modules, from_module_id: tuple(from_lesson_ids),
+                        module_id: tuple(lesson_ids)}
+        self.lessons = {**self.lessons,
+                        lesson_id: {**self.lessons[lesson_id], "module_id": module_id}}
+        self.content_changed = True
+
+    def revise_lesson_assets(self, lesson_id: UUID, assets: list[dict[str, Any]]) -> None:
+        self._check_editable()
+        if self._lesson(lesson_id)["assets"] != assets:
+            self._revise_lesson_assets(lesson_id=lesson_id, assets=assets)
+
+    @event("LessonAssetsRevised")
+    def _revise_lesson_assets(self, lesson_id: UUID, assets: list[dict[str, Any]]) -> None:
+        self.lessons = {**self.lessons, lesson_id: {**self.lessons[lesson_id],
+                                                    "assets": assets}}
+        self.content_changed = True
+
+    # -- quizzes -------------------------------------------------------------------------------
+    def _check_quiz_target(self, lesson_id: str | None, module_id: str | None) -> None:
+        if (lesson_id is None) == (module_id is None):
+            raise RuleViolated("a quiz belongs to exactly one lesson or one module",
+                               "quiz.invalid_target")
+        if lesson_id is not None:
+            self._lesson(UUID(lesson_id))
+        if module_id is not None:
+            self._module(UUID(module_id))
+
+    def add_quiz(self, quiz: dict[str, Any]) -> None:
+        """`quiz`: quiz_id, title, lesson_id or module_id, pass_mark, max_attempts, questions
+        (JSON-shaped, ids as text)."""
+        self._check_editable()
+        if quiz["quiz_id"] in self.quizzes:
+            raise Conflict("the quiz already exists", "quiz.exists")
+        self._check_quiz_target(quiz["lesson_id"], quiz["module_id"])
+        check_quiz(quiz["questions"], quiz["pass_mark"])
+        self._add_quiz(**quiz)
+
+    @event("QuizAdded")
+    def _add_quiz(self, quiz_id: str, title: str, lesson_id: str | None,
+                  module_id: str | None, pass_mark: float, max_attempts: int,
+                  questions: list[dict[str, Any]]) -> None:
+        self.quizzes = {**self.quizzes, quiz_id: {
+            "quiz_id": quiz_id, "title": title, "lesson_id": lesson_id,
+            "module_id": module_id, "pass_mark": pass_mark, "max_attempts": max_attempts,
+            "questions": questions}}
+
+    def revise_quiz(self, quiz: dict[str, Any]) -> None:
+        self._check_editable()
+        if quiz["quiz_id"] not in self.quizzes:
+            raise NotFound("no such quiz in this course", "quiz.not_found")
+        self._check_quiz_target(quiz["lesson_id"], quiz["module_id"])
+        check_quiz(quiz["questions"], quiz["pass_mark"])
+        if self.quizzes[quiz["quiz_id"]] != quiz:
+            self._revise_quiz(**quiz)
+
+    @event("QuizRevised")
+    def _revise_quiz(self, quiz_id: str, title: str, lesson_id: str | None,
+                     module_id: str | None, pass_mark: float, max_attempts: int,
+                     questions: list[dict[str, Any]]) -> None:
+        self.quizzes = {**self.quizzes, quiz_id: {
+            "quiz_id": quiz_id, "title": title, "lesson_id": lesson_id,
+            "module_id": module_id, "pass_mark": pass_mark, "max_attempts": max_attempts,
+            "questions": questions}}
+
+    def remove_quiz(self, quiz_id: str) -> None:
+        self._check_editable()
+        if quiz_id not in self.quizzes:
+            raise NotFound("no such quiz in this course", "quiz.not_found")
+        self._remove_quiz(quiz_id=quiz_id)
+
+    @event("QuizRemoved")
+    def _remove_quiz(self, quiz_id: str) -> None:
+        self.quizzes = {k: v for k, v in self.quizzes.items() if k != quiz_id}
+
+    def quiz(self, quiz_id: str) -> dict[str, Any]:
+        found = self.quizzes.get(quiz_id)
+        if found is None:
+            raise NotFound("no such quiz in this course", "quiz.not_found")
+        return found
+
+    def set_quiz_rules(self, score_policy: str, require_passing_quizzes: bool) -> None:
+        """Which attempt counts (best or last) and whether completion needs every quiz."""
+        self._check_editable()
+        if score_policy not in SCORE_POLICIES:
+            raise RuleViolated(f"the score policy is one of {', '.join(SCORE_POLICIES)}",
+                               "quiz.unknown_score_policy")
+        if (score_policy, require_passing_quizzes) != (self.score_policy,
+                                                       self.require_passing_quizzes):
+            self._set_quiz_rules(score_policy=score_policy,
+                                 require_passing_quizzes=require_passing_quizzes)
+
+    @event("QuizRulesSet")
+    def _set_quiz_rules(self, score_policy: str, require_passing_quizzes: bool) -> None:
+        self.score_policy = score_policy
+        self.require_passing_quizzes = require_passing_quizzes
 
     # -- lifecycle ---------------------------------------------------------------------------
     def publish(self, workflow_id: UUID) -> None:
@@ -206,9 +425,13 @@ class Course(AggregateRoot):
                                "course.no_lessons")
         if self.status in (PUBLISHED, READY) and not self.content_changed:
             raise Conflict("this content version is already published", "course.already_published")
+        # By reference: the text stays in the lesson events (the workflow reads it from the
+        # store), so this event grows by ~1 KB per lesson at most, never by the content.
         lessons = [
             {"lesson_id": str(lid), "module_id": str(self.lessons[lid]["module_id"]),
-             "title": self.lessons[lid]["title"], "content": self.lessons[lid]["content"]}
+             "title": self.lessons[lid]["title"], "content": None,
+             "content_sha256": content_sha256(self.lessons[lid]["content"]),
+             "content_length": len(self.lessons[lid]["content"])}
             for lid in self.lesson_ids
         ]
         self._publish(workflow_id=workflow_id, content_version=self.content_version + 1,
@@ -251,6 +474,8 @@ class Course(AggregateRoot):
         self.content_changed = True
 
     def archive(self) -> None:
+        if self.status == DELETED:
+            raise NotFound("no such course", "course.not_found")
         if self.status == ARCHIVED:
             return
         self._archive()
@@ -258,6 +483,34 @@ class Course(AggregateRoot):
     @event("Archived")
     def _archive(self) -> None:
         self.status = ARCHIVED
+
+    def restore(self) -> None:
+        """Un-archive: back to READY if its last published version was made ready, else to
+        DRAFT (to be published again)."""
+        if self.status != ARCHIVED:
+            raise Conflict(f"only an archived course can be restored, not a {self.status} one",
+                           "course.not_archived")
+        ready = self.content_version > 0 and self.ready_version == self.content_version
+        self._restore(status=READY if ready else DRAFT)
+
+    @event("Restored")
+    def _restore(self, status: str) -> None:
+        self.status = status
+        if status == DRAFT:
+            self.content_changed = True
+
+    def delete(self) -> None:
+        """Delete a draft that was never published (published content has readers)."""
+        if self.status == DELETED:
+            raise NotFound("no such course", "course.not_found")
+        if self.status != DRAFT or self.content_version > 0:
+            raise Conflict("only a draft that was never published can be deleted; archive it "
+                           "instead", "course.not_deletable")
+        self._delete()
+
+    @event("Deleted")
+    def _delete(self) -> None:
+        self.status = DELETED
 
     # -- seats -------------------------------------------------------------------------------
     def reserve_seat(self, enrollment_id: UUID, student_id: UUID) -> None:
@@ -285,3 +538,8 @@ class Course(AggregateRoot):
     @event("SeatReleased")
     def _release_seat(self, enrollment_id: UUID) -> None:
         self.seats = self.seats - {enrollment_id}
+
+
+def content_sha256(text: str) -> str:
+    """The reference course.published carries for a lesson's text."""
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from commands.domain.base import AggregateRoot
 from commands.domain.errors import Conflict, NotFound, RuleViolated
+from commands.domain.quiz import Grade
 
 PENDING, ACTIVE, COMPLETED, CANCELLED = "PENDING", "ACTIVE", "COMPLETED", "CANCELLED"
 
@@ -30,7 +31,9 @@ class Enrollment(AggregateRoot):
         self.attempt = attempt or 0
         self.state = PENDING
         self.completed_lessons: frozenset[UUID] = frozenset()
-        self.quiz_scores: dict[UUID, float] = {}
+        self.quiz_scores: dict[UUID, float] = {}  # the score that counts, as a fraction
+        self.quiz_attempts: dict[UUID, int] = {}
+        self.passed_quizzes: frozenset[UUID] = frozenset()  # a pass is kept
         self.progress_initialised = False
         self.reminders: dict[str, tuple[UUID, str]] = {}  # kind -> (reminder id, due at)
         self.fired: frozenset[UUID] = frozenset()
@@ -82,8 +85,8 @@ class Enrollment(AggregateRoot):
                            "enrollment.invalid_transition", state=self.state)
 
     def activate(self) -> None:
-        if self.state == ACTIVE:
-            return
+        if self.state in (ACTIVE, COMPLETED):
+            return  # a retried activation that already took effect (and maybe more since)
         self._require(PENDING, action="activate")
         self._activate()
 
@@ -95,7 +98,10 @@ class Enrollment(AggregateRoot):
                         requirements_met: bool = True) -> None:
         """Record a finished lesson; completes the enrollment when no lesson is left and the
         course's other requirements (`requirements_met`: quizzes, where a course requires
-        them, judged by the handler) hold."""
+        them, judged by the handler) hold. A lesson already recorded changes nothing, also
+        once the enrollment completed: a client retrying after a timeout gets success."""
+        if self.state == COMPLETED and lesson_id in self.completed_lessons:
+            return
         self._require(ACTIVE, action="record progress on")
         lessons = frozenset(course_lessons)
         if lesson_id not in lessons:
@@ -119,7 +125,40 @@ class Enrollment(AggregateRoot):
         if not 0 <= score <= max_score or max_score <= 0:
             raise RuleViolated("the score must lie between 0 and a positive maximum",
                                "enrollment.invalid_score")
+        if self.quiz_scores.get(quiz_id) == score / max_score:
+            return  # the same result again (a retry): no second event
         self._score_quiz(quiz_id=quiz_id, score=score, max_score=max_score)
+
+    def quizzes_passed(self, required_quizzes: Iterable[UUID]) -> bool:
+        return frozenset(required_quizzes) <= self.passed_quizzes
+
+    def attempt_quiz(self, quiz_id: UUID, answers: list[dict[str, object]], graded: Grade,
+                     max_attempts: int, score_policy: str, course_lessons: Iterable[UUID],
+                     required_quizzes: Iterable[UUID]) -> None:
+        """Record an attempt the server graded; the score that counts follows the course's
+        policy (best or last), and a pass may be what completes the enrollment."""
+        self._require(ACTIVE, COMPLETED, action="attempt a quiz on")
+        attempt = self.quiz_attempts.get(quiz_id, 0) + 1
+        if max_attempts and attempt > max_attempts:
+            raise Conflict(f"all {max_attempts} attempts at this quiz are used",
+                           "quiz.attempts_exhausted", attempts=max_attempts)
+        self._attempt_quiz(quiz_id=quiz_id, attempt=attempt, answers=answers,
+                           score=graded.score, max_score=graded.max_score,
+                           passed=graded.passed)
+        fraction = graded.score / graded.max_score
+        kept = self.quiz_scores.get(quiz_id)
+        if kept is None or (fraction > kept if score_policy == "best" else fraction != kept):
+            self._score_quiz(quiz_id=quiz_id, score=graded.score, max_score=graded.max_score)
+        if (self.state == ACTIVE and frozenset(course_lessons) <= self.completed_lessons
+                and self.quizzes_passed(required_quizzes)):
+            self._complete()
+
+    @event("QuizAttempted")
+    def _attempt_quiz(self, quiz_id: UUID, attempt: int, answers: list[dict[str, object]],
+                      score: float, max_score: float, passed: bool) -> None:
+        self.quiz_attempts = {**self.quiz_attempts, quiz_id: attempt}
+        if passed:
+            self.passed_quizzes = self.passed_quizzes | {quiz_id}
 
     @event("QuizScored")
     def _score_quiz(self, quiz_id: UUID, score: float, max_score: float) -> None:

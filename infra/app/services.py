@@ -8,7 +8,8 @@ import sys
 import httpx
 
 import smartcourse
-from infra.service import Service
+from infra.service import Service, StackError
+from smartcourse.settings import Settings
 
 
 class AppProcess(Service):
@@ -16,6 +17,7 @@ class AppProcess(Service):
 
     subcommand: str
     health_path = "/health"
+    restart_on_failure = True
 
     @property
     def version(self) -> str:
@@ -40,26 +42,50 @@ class AppProcess(Service):
         return reply.status_code == 200
 
 
+def register_contracts_once(settings: Settings) -> None:
+    """Every event contract registered before the processes that encode start (the command
+    API appends encoded, the relay publishes): started at once, they raced to register the
+    same subjects and one of them ran without its encoder. Idempotent; waits for the
+    registry up to the start timeout."""
+    from smartcourse.bootstrap import register_contracts
+
+    try:
+        register_contracts(settings, settings.start_timeout)
+    except Exception as error:  # noqa: BLE001 - any failure stops the start, with its reason
+        raise StackError(f"schema registry: cannot register the event contracts: {error}"
+                         ) from error
+
+
 class CommandApi(AppProcess):
     name = "command-api"
     subcommand = "command-api"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.command_api_port}
+
+    def prepare(self) -> None:
+        super().prepare()
+        register_contracts_once(self.settings)
 
 
 class RelayProcess(AppProcess):
     name = "relay"
     subcommand = "relay"
-    health_path = "/metrics"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.relay_metrics_port}
+
+    def prepare(self) -> None:
+        super().prepare()
+        register_contracts_once(self.settings)
 
 
 class QueryApi(AppProcess):
     name = "query-api"
     subcommand = "query-api"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.query_api_port}
@@ -70,7 +96,7 @@ class Worker(AppProcess):
 
     name = "worker"
     subcommand = "worker"
-    health_path = "/metrics"
+    health_path = "/health/ready"
 
     def ports(self) -> dict[str, int]:
         return {"metrics": self.settings.worker_metrics_port}

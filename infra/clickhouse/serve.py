@@ -29,6 +29,7 @@ a healthy start.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import errno
 import fcntl
@@ -169,8 +170,10 @@ class Server:
     def _send_kill(self) -> bool:
         """True once a KILL QUERY has reached the blocking query."""
         query = urllib.parse.urlencode({"query": KILL_QUERY})
+        request = urllib.request.Request(f"{self.url}?{query}", data=b"",
+                                         headers=_credentials())
         try:
-            with urllib.request.urlopen(f"{self.url}?{query}", data=b"", timeout=5) as reply:
+            with urllib.request.urlopen(request, timeout=5) as reply:
                 killed = reply.read().decode(errors="replace")
         except (OSError, urllib.error.URLError) as error:
             log(f"KILL QUERY failed ({error}); retrying")
@@ -241,6 +244,16 @@ class Server:
         else:
             log("the server ended on its own (see the error above)")
         log(CAUSES.format(path=self.path))
+
+
+def _credentials() -> dict[str, str]:
+    """Basic auth for the stop's KILL QUERY: the full-rights account given by the service
+    (`default` holds only SYSTEM LISTEN, and killing other users' queries needs more)."""
+    user = os.environ.get("SMARTCOURSE_CLICKHOUSE_SERVE_USER")
+    if not user:
+        return {}
+    token = f"{user}:{os.environ.get('SMARTCOURSE_CLICKHOUSE_SERVE_PASSWORD', '')}"
+    return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,13 +4,22 @@ chdb is an embedded engine; `serve.py` turns it into a server process (see there
 starts, blocks and stops). The working folder holds `config.xml` (listen host, HTTP port) and
 `users.xml`; the engine's own data lives in `db/` under it.
 
-Users, both reachable from loopback only and without a password (a local stack):
-  default  full rights, what the application and the tests use
-  analyst  the `readonly` profile: SELECT and SET, no writes or DDL
+Users (loopback only; passwords generated once into <data_dir>/secrets/, never defaulted):
+  smartcourse  full rights (SMARTCOURSE_CLICKHOUSE_USER): the sink, rebuilds, the tests
+  analyst      `readonly=2` and one grant, SELECT on the analytics databases (`<db>*`): no
+               writes or DDL, no table functions (file, url, postgresql, s3, remote…, which
+               need READ/WRITE ON <source>), no INSERT INTO FUNCTION, and system tables only
+               as far as they show the analyst's own grants (`select_from_system_db_requires_
+               grant`)
+  default      chdb's embedded engine connects as `default` without a password and needs
+               SYSTEM LISTEN to start serving; so `default` holds exactly that and nothing
+               else (it reads no table). What a passwordless loopback caller can still do is
+               stop the HTTP listener (a local denial of service, never a read).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from importlib import metadata
@@ -22,6 +31,8 @@ import httpx
 
 import infra
 from infra.service import Service, StackError
+from smartcourse.secrets import ensure_local_secret
+from smartcourse.settings import Settings
 
 ANALYST_USER = "analyst"
 # Seconds an idle HTTP keep-alive connection stays open (ClickHouse's default is 30).
@@ -57,7 +68,7 @@ class ClickHouse(Service):
         # Rewritten on every start so changed settings (port, host) take effect.
         config = config_xml(self.settings.host, self.settings.clickhouse_http_port)
         (self.data / "config.xml").write_text(config)
-        (self.data / "users.xml").write_text(USERS_XML)
+        (self.data / "users.xml").write_text(users_xml(self.settings))
 
     def command(self) -> list[str]:
         return [
@@ -70,7 +81,12 @@ class ClickHouse(Service):
     def environment(self) -> dict[str, str]:
         # The server runs in its data folder; make sure it imports this checkout's `infra`.
         root = str(Path(infra.__file__).resolve().parent.parent)
-        return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        from projections.analytics.clients import writer_password
+
+        # serve.py sends its stopping KILL QUERY as the writer (`default` may not kill).
+        return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                "SMARTCOURSE_CLICKHOUSE_SERVE_USER": self.settings.clickhouse_user,
+                "SMARTCOURSE_CLICKHOUSE_SERVE_PASSWORD": writer_password(self.settings)}
 
     def healthy(self) -> bool:
         host, port = self.settings.host, self.settings.clickhouse_http_port
@@ -80,8 +96,11 @@ class ClickHouse(Service):
             return False
         # A pool of its own, closed afterwards: an idle keep-alive connection left in a shared
         # pool would delay a later stop by the keep-alive timeout.
+        from projections.analytics.clients import writer_password
+
         client = clickhouse_connect.get_client(
-            host=host, port=port, username="default", password="",
+            host=host, port=port, username=self.settings.clickhouse_user,
+            password=writer_password(self.settings),
             connect_timeout=2, send_receive_timeout=10, dedicated_pool=True,
         )
         try:
@@ -100,31 +119,66 @@ def config_xml(host: str, http_port: int) -> str:
          engine down (see serve.py): idle keep-alive connections must close sooner than that.
          clickhouse-connect reconnects transparently. -->
     <keep_alive_timeout>{KEEP_ALIVE_SECONDS}</keep_alive_timeout>
+    <!-- System tables and information_schema show only what a user has grants for, and
+         table engines need grants too: the analyst sees the analytics databases only. -->
+    <access_control_improvements>
+        <select_from_system_db_requires_grant>true</select_from_system_db_requires_grant>
+        <select_from_information_schema_requires_grant>true</select_from_information_schema_requires_grant>
+        <table_engines_require_grant>true</table_engines_require_grant>
+        <settings_constraints_replace_previous>true</settings_constraints_replace_previous>
+    </access_control_improvements>
 </clickhouse>
 """
 
 
-USERS_XML = f"""<!-- Written by infra/clickhouse/service.py on every start; edits are lost. -->
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def users_xml(settings: Settings) -> str:
+    """The three accounts (see the module's docstring); the writer's and the analyst's
+    passwords are generated on the first start and stored only as SHA-256 here."""
+    from projections.analytics.clients import ANALYST_SECRET, WRITER_SECRET
+
+    writer = settings.clickhouse_password or ensure_local_secret(settings, WRITER_SECRET)
+    analyst = settings.clickhouse_analyst_password or ensure_local_secret(settings,
+                                                                          ANALYST_SECRET)
+    loopback = "<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
+    return f"""<!-- Written by infra/clickhouse/service.py on every start; edits are lost. -->
 <clickhouse>
     <profiles>
         <default/>
-        <readonly>
+        <analyst>
             <readonly>2</readonly>
-        </readonly>
+        </analyst>
     </profiles>
     <users>
         <default>
             <password></password>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            {loopback}
             <profile>default</profile>
             <quota>default</quota>
+            <grants>
+                <query>GRANT SYSTEM LISTEN ON *.*</query>
+                <query>GRANT SELECT ON system.numbers</query>
+            </grants>
         </default>
-        <{ANALYST_USER}>
-            <password></password>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>readonly</profile>
+        <{escape(settings.clickhouse_user)}>
+            <password_sha256_hex>{_sha256(writer)}</password_sha256_hex>
+            {loopback}
+            <profile>default</profile>
             <quota>default</quota>
-        </{ANALYST_USER}>
+            <access_management>1</access_management>
+        </{escape(settings.clickhouse_user)}>
+        <{escape(settings.clickhouse_analyst_user)}>
+            <password_sha256_hex>{_sha256(analyst)}</password_sha256_hex>
+            {loopback}
+            <profile>analyst</profile>
+            <quota>default</quota>
+            <grants>
+                <query>GRANT SELECT ON {escape(settings.analytics_database)}*.*</query>
+            </grants>
+        </{escape(settings.clickhouse_analyst_user)}>
     </users>
     <quotas>
         <default/>

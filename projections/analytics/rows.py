@@ -2,8 +2,10 @@
 
 The analytics columns (course, enrollment, student, lesson, score) come from the event alone,
 never from a lookup: a course event's course is its aggregate, other events carry what their
-payload names. Enrollment progress names no course or student; the views resolve those through
-the `enrollments` table (filled by `enrollment.created`), so no row waits on another.
+payload names. Personal fields (marked in the contracts, privacy/personal.py) never reach
+ClickHouse, not even sealed: the row's payload leaves them out, so analysts see ids only.
+Enrollment progress names no course or student; the views resolve those through the
+`enrollments` table (filled by `enrollment.created`), so no row waits on another.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from commands.adapters.event_store import StoredEvent
+from privacy.personal import personal_event_types
 from projections.deliveries import EventDelivery, WatermarkDelivery
 
 COLUMNS = (
@@ -74,6 +77,17 @@ def payload_json(payload: Mapping[str, Any]) -> str:
     return _dumps(payload)
 
 
+_PERSONAL = {t: p.fields for t, p in personal_event_types().items()}
+
+
+def without_personal_fields(event_type: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The payload minus its personal fields (the same mapping for most event types)."""
+    personal = _PERSONAL.get(event_type)
+    if personal is None:
+        return payload
+    return {k: v for k, v in payload.items() if k not in personal}
+
+
 def micros(at: datetime) -> int:
     """Microseconds since the epoch: what DateTime64(6) stores (and the cheapest to send)."""
     return (at - EPOCH) // MICROSECOND
@@ -96,7 +110,7 @@ def to_row(event: StoredEvent) -> Row:
         maybe_uuid(get("lesson_id")),
         maybe_float(get("score")),
         maybe_float(get("max_score")),
-        payload_json(payload),
+        payload_json(without_personal_fields(event.event_type, payload)),
     )
 
 

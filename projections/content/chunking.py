@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -29,17 +29,20 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 @dataclass(frozen=True)
 class Lesson:
-    """A lesson as `course.published` carries it."""
+    """A lesson as `course.published` carries it: its text by value (events from before the
+    reference) or by reference (`content` None, the text's hash; projections/content/
+    published.py reads the text from the store)."""
 
     lesson_id: UUID
     module_id: UUID
     title: str
-    content: str
+    content: str | None
+    content_sha256: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_payload(cls, item: dict[str, Any]) -> Lesson:
         return cls(UUID(str(item["lesson_id"])), UUID(str(item["module_id"])), item["title"],
-                   item["content"])
+                   item.get("content"), item.get("content_sha256"))
 
 
 @dataclass(frozen=True)

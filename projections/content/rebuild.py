@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from projections.content.chunking import Lesson, chunk_course
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
+from projections.content.published import PublishedContent, stream_loader
 from projections.content.store import (
     ReadyVersion,
     ensure_content_schema,
@@ -105,11 +106,13 @@ async def _head(pool: AsyncConnectionPool) -> int:
 
 
 async def _index(content: ReadyContent, courses: set[UUID], index: ChunkIndex,
-                 embedder: Embedder, collection: str) -> tuple[int, int]:
+                 embedder: Embedder, collection: str,
+                 texts: PublishedContent) -> tuple[int, int]:
     chunks_total = computed_total = 0
     for course in sorted(courses):
         ready = content.ready[course]
-        chunks = chunk_course(course, ready.content_version, content.lessons(course))
+        lessons = await texts.lessons(course, ready.content_version, content.lessons(course))
+        chunks = chunk_course(course, ready.content_version, lessons)
         vectors, computed = await embedder.embed(chunks)
         await index.upsert(chunks, vectors, ready.workflow_id, collection)
         await index.delete_below(course, ready.content_version, collection)
@@ -151,11 +154,13 @@ async def _rebuild(pool: AsyncConnectionPool, index: ChunkIndex, embedder: Embed
     content = ReadyContent()
     head = await _head(pool)
     courses = await _fold(pool, content, 0, head)
-    chunks, computed = await _index(content, courses, index, embedder, collection)
+    texts = PublishedContent(stream_loader(pool))
+    chunks, computed = await _index(content, courses, index, embedder, collection, texts)
     async with index_lock(pool, index.alias, shared=False):
         latest = await _head(pool)
         late = await _fold(pool, content, head, latest)
-        more, more_computed = await _index(content, late, index, embedder, collection)
+        more, more_computed = await _index(content, late, index, embedder, collection,
+                                           texts)
         previous = await index.switch(collection)
         async with pool.connection() as conn, conn.transaction():
             for ready in content.ready.values():

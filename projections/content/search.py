@@ -1,4 +1,5 @@
-"""Semantic search over a course's ready content: the query API's GET /courses/{id}/search.
+"""Semantic search over ready content: one course's (GET /courses/{id}/search) or the whole
+catalog's (GET /search, across courses).
 
 Only the course's ready version is searched (`content.ready_versions`), so a version being
 processed, or the partial vectors of a failed run, never show. The query is embedded with the
@@ -16,8 +17,8 @@ from psycopg.errors import UndefinedTable
 from psycopg_pool import AsyncConnectionPool
 
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
-from projections.content.store import ready_version
-from projections.content.weaviate_index import ChunkIndex
+from projections.content.store import ready_version, ready_versions
+from projections.content.weaviate_index import ChunkIndex, IndexHit
 from smartcourse.settings import Settings
 
 MAX_K = 50
@@ -75,12 +76,45 @@ class ContentSearch:
             return []
         vector = await self.embedder.embed_query(query)
         hits = await self.index.search(course_id, ready.content_version, vector, k)
-        return [SearchHit(
-            chunk_id=hit.chunk_id, course_id=UUID(str(p["course_id"])),
-            lesson_id=UUID(str(p["lesson_id"])), module_id=UUID(str(p["module_id"])),
-            lesson_title=str(p["lesson_title"]), chunk_index=int(p["chunk_index"]),
-            text=str(p["text"]), content_version=int(p["content_version"]),
-            score=round(1.0 - hit.distance, 6)) for hit in hits for p in [hit.properties]]
+        return [_hit(hit) for hit in hits]
+
+    async def search_catalog(self, query: str, k: int = 5,
+                             per_course: int = 3) -> list[SearchHit]:
+        """Chunks nearest the query across every course, from each course's ready version
+        only, at most `per_course` of one course, best first (up to `k` courses' worth)."""
+        if not query.strip():
+            raise ValueError("the query is empty")
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must lie between 1 and {MAX_K}")
+        vector = await self.embedder.embed_query(query)
+        hits = [_hit(hit) for hit in await self.index.search_all(vector, k * per_course * 4)]
+        try:
+            async with self.pool.connection() as conn:
+                ready = await ready_versions(conn, {h.course_id for h in hits})
+        except UndefinedTable:
+            return []
+        kept: list[SearchHit] = []
+        taken: dict[UUID, int] = {}
+        for hit in hits:
+            if ready.get(hit.course_id) != hit.content_version:
+                continue  # a version being processed, or one replaced since
+            if taken.get(hit.course_id, 0) >= per_course:
+                continue
+            if hit.course_id not in taken and len(taken) >= k:
+                continue
+            taken[hit.course_id] = taken.get(hit.course_id, 0) + 1
+            kept.append(hit)
+        return kept
+
+
+def _hit(hit: IndexHit) -> SearchHit:
+    p = hit.properties
+    return SearchHit(
+        chunk_id=hit.chunk_id, course_id=UUID(str(p["course_id"])),
+        lesson_id=UUID(str(p["lesson_id"])), module_id=UUID(str(p["module_id"])),
+        lesson_title=str(p["lesson_title"]), chunk_index=int(p["chunk_index"]),
+        text=str(p["text"]), content_version=int(p["content_version"]),
+        score=round(1.0 - hit.distance, 6))
 
 
 # Per event loop (the clients are bound to the loop that opened them), then per endpoints.
@@ -95,6 +129,15 @@ async def semantic_search(settings: Settings, course_id: UUID, query: str,
     The clients and the model are opened on first use and kept for the running event loop
     (loading the model takes seconds); `close_searches()` releases them at shutdown.
     """
+    return await (await _searcher(settings)).search(course_id, query, k)
+
+
+async def catalog_search(settings: Settings, query: str, k: int = 5) -> list[SearchHit]:
+    """Across courses: see `ContentSearch.search_catalog`."""
+    return await (await _searcher(settings)).search_catalog(query, k)
+
+
+async def _searcher(settings: Settings) -> ContentSearch:
     key = (settings.pg_dsn, settings.weaviate_url, settings.weaviate_collection,
            settings.embedding_model)
     opened = _OPEN.setdefault(asyncio.get_running_loop(), {})
@@ -104,7 +147,7 @@ async def semantic_search(settings: Settings, course_id: UUID, query: str,
             await searcher.close()
         else:
             opened[key] = searcher
-    return await opened[key].search(course_id, query, k)
+    return opened[key]
 
 
 async def close_searches() -> None:

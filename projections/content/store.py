@@ -123,6 +123,14 @@ async def ready_version(conn: AsyncConnection, course_id: UUID) -> ReadyVersion 
     return await cur.fetchone()
 
 
+async def ready_versions(conn: AsyncConnection, course_ids: set[UUID]) -> dict[UUID, int]:
+    """The searchable content version of each of these courses that has one."""
+    cur = await conn.execute(
+        "SELECT course_id, content_version FROM content.ready_versions"
+        " WHERE course_id = ANY(%s)", [list(course_ids)])
+    return {course_id: version for course_id, version in await cur.fetchall()}
+
+
 async def record_ready(conn: AsyncConnection, ready: ReadyVersion) -> None:
     await conn.execute(UPSERT_READY, [ready.course_id, ready.content_version, ready.workflow_id,
                                       ready.chunk_count])

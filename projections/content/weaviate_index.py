@@ -174,6 +174,13 @@ class ChunkIndex:
         return [IndexHit(UUID(str(o.uuid)), dict(o.properties), float(o.metadata.distance or 0))
                 for o in result.objects]
 
+    async def search_all(self, vector: Sequence[float], limit: int) -> list[IndexHit]:
+        """Nearest chunks across every course (the caller keeps the ready versions)."""
+        result = await self.client.collections.use(self.alias).query.near_vector(
+            [float(x) for x in vector], limit=limit, return_metadata=MetadataQuery(distance=True))
+        return [IndexHit(UUID(str(o.uuid)), dict(o.properties), float(o.metadata.distance or 0))
+                for o in result.objects]
+
 
 def _course(course_id: UUID) -> Any:
     return Filter.by_property("course_id").equal(course_id)

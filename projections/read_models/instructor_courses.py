@@ -60,6 +60,9 @@ CAPACITY = _course("capacity", "capacity = %(capacity)s")
 PUBLISHED = _course("published", "status = CASE c.status WHEN 'READY' THEN 'READY'"
                     " ELSE 'PUBLISHED' END")
 STATUS = _course("status", "status = %(status)s")
+# Only a never-published draft is deleted: it has no enrollments to count.
+DELETED = Statement("instructor.deleted",
+                    "DELETE FROM {s}.instructor_courses WHERE course_id = %(id)s")
 ENROLLED = Statement("instructor.enrolled", """
 WITH helper AS (
     INSERT INTO {s}.instructor_enrollments (enrollment_id, course_id, state)
@@ -105,6 +108,10 @@ def fold(event: StoredEvent) -> list[Change]:
         return [Change(PUBLISHED, base)]
     if kind in COURSE_STATUS:
         return [Change(STATUS, {**base, "status": COURSE_STATUS[kind]})]
+    if kind == "course.restored":
+        return [Change(STATUS, {**base, "status": p["status"]})]
+    if kind == "course.deleted":
+        return [Change(DELETED, base)]
     if kind == "enrollment.created":
         return [Change(ENROLLED, {**base, "course_id": uuid(p, "course_id")})]
     if kind in ENROLLMENT_STATE:

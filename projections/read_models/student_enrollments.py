@@ -12,7 +12,7 @@ event reaches depends on which enrollments exist at that moment.
 from __future__ import annotations
 
 from commands.adapters.event_store import StoredEvent
-from projections.base import Change, Projection, Statement, index, touch, uuid
+from projections.base import Change, Projection, Statement, index, touch, uuid, uuids
 
 DDL = """
 CREATE TABLE {s}.student_enrollments (
@@ -40,7 +40,7 @@ ALTER TABLE {s}.student_enrollments SET (fillfactor = 80);  -- room for HOT upda
 CREATE TABLE {s}.student_courses (
     course_id uuid PRIMARY KEY,
     title     text NOT NULL,
-    modules   uuid[] NOT NULL  -- in course order (modules are never removed)
+    modules   uuid[] NOT NULL  -- in course order
 );
 CREATE TABLE {s}.student_course_lessons (
     course_id    uuid NOT NULL,
@@ -133,6 +133,24 @@ UPDATE {s}.student_enrollments SET next_lesson_title = %(title)s
 WHERE course_id = %(id)s AND next_lesson_id = %(lesson_id)s
   AND next_lesson_title IS DISTINCT FROM %(title)s
 """)
+MODULE_ORDER = Statement("student.module_order", """
+WITH helper AS (UPDATE {s}.student_courses SET modules = %(module_ids)s::uuid[]
+                WHERE course_id = %(id)s)
+UPDATE {s}.student_course_lessons
+SET module_index = array_position(%(module_ids)s::uuid[], module_id) - 1
+WHERE course_id = %(id)s AND module_id = ANY(%(module_ids)s::uuid[])
+""")
+MODULE_LESSONS_REMOVED = Statement("student.module_lessons_removed", """
+DELETE FROM {s}.student_course_lessons WHERE course_id = %(id)s AND module_id = %(module_id)s
+""")
+LESSON_ORDER = Statement("student.lesson_order", """
+UPDATE {s}.student_course_lessons l SET module_id = %(module_id)s,
+    module_index = array_position(c.modules, %(module_id)s::uuid) - 1,
+    lesson_index = array_position(%(lesson_ids)s::uuid[], l.lesson_id) - 1
+FROM {s}.student_courses c
+WHERE l.course_id = %(id)s AND l.lesson_id = ANY(%(lesson_ids)s::uuid[])
+  AND c.course_id = %(id)s
+""")
 RECOMPUTE_COURSE = Statement("student.recompute_course", "UPDATE {s}.student_enrollments e SET "
                              + _derived("e.completed_lessons") + " WHERE e.course_id = %(id)s")
 
@@ -164,6 +182,19 @@ def fold(event: StoredEvent) -> list[Change]:
                     Change(RECOMPUTE_COURSE, course)]
         case "course.lesson_removed":
             return [Change(LESSON_REMOVED, {**course, "lesson_id": uuid(p, "lesson_id")}),
+                    Change(RECOMPUTE_COURSE, course)]
+        case "course.module_removed":
+            return [Change(MODULE_LESSONS_REMOVED, {**course, "module_id": uuid(p, "module_id")}),
+                    Change(MODULE_ORDER, {**course, "module_ids": uuids(p["module_ids"])}),
+                    Change(RECOMPUTE_COURSE, course)]
+        case "course.modules_reordered":
+            return [Change(MODULE_ORDER, {**course, "module_ids": uuids(p["module_ids"])}),
+                    Change(RECOMPUTE_COURSE, course)]
+        case "course.lesson_moved":
+            return [Change(LESSON_ORDER, {**course, "module_id": uuid(p, "from_module_id"),
+                                          "lesson_ids": uuids(p["from_lesson_ids"])}),
+                    Change(LESSON_ORDER, {**course, "module_id": uuid(p, "module_id"),
+                                          "lesson_ids": uuids(p["lesson_ids"])}),
                     Change(RECOMPUTE_COURSE, course)]
         case "course.lesson_revised":
             return [Change(LESSON_RENAMED, {**course, "lesson_id": uuid(p, "lesson_id"),

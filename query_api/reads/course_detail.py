@@ -13,7 +13,8 @@ from query_api.models import CourseDetail, Lesson, Module
 
 COURSE = """
 SELECT d.course_id, d.instructor_id, d.title, d.description, d.tags, d.status,
-       d.content_version, d.ready_version, d.capacity, d.updated_at, c.seats_available
+       d.content_version, d.ready_version, d.capacity, d.updated_at, c.seats_available,
+       d.score_policy, d.require_passing_quizzes
 FROM read_models.course_details d
 LEFT JOIN read_models.catalog_courses c ON c.course_id = d.course_id
 WHERE d.course_id = %s
@@ -59,7 +60,8 @@ def assemble(course: dict[str, Any], modules: list[dict[str, Any]],
         tags=list(course["tags"] or []), status=course["status"],
         content_version=course["content_version"], ready_version=course["ready_version"] or 0,
         capacity=course["capacity"], seats_available=course["seats_available"],
-        updated_at=course["updated_at"],
+        updated_at=course["updated_at"], score_policy=course.get("score_policy") or "best",
+        require_passing_quizzes=bool(course.get("require_passing_quizzes")),
         modules=[Module(module_id=m["module_id"], title=m["title"], position=i,
                         lessons=by_module[m["module_id"]]) for i, m in enumerate(modules)],
     )

@@ -11,9 +11,9 @@ from psycopg.errors import UndefinedTable
 from pydantic import StringConstraints
 
 from commands.domain.errors import Forbidden, NotFound
-from projections.content.search import MAX_K, semantic_search
+from projections.content.search import MAX_K, catalog_search, semantic_search
 from projections.content.store import workflow_status
-from query_api.deps import CourseReader, CurrentUser, MaybeUser
+from query_api.deps import CatalogReader, CourseReader, CurrentUser, MaybeUser
 from query_api.models import read_responses
 from query_api.reads import course_detail
 
@@ -62,3 +62,30 @@ async def search_course(
     hits = await semantic_search(request.app.state.settings, course_id, q, k)
     return {"course_id": str(course_id), "query": q,
             "hits": [{**asdict(hit), "score": round(hit.score, 4)} for hit in hits]}
+
+
+PUBLIC = ("SELECT course_id, title FROM read_models.catalog_courses"
+          " WHERE course_id = ANY(%s) AND status IN ('PUBLISHED', 'READY')")
+
+
+@router.get("/search", responses=read_responses())
+async def search_catalog(
+    request: Request, read: CatalogReader,
+    q: Annotated[SearchText, Query(description="What to look for, in plain words.")],
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many courses.")] = 5,
+) -> dict[str, Any]:
+    """Semantic search across the catalog: published courses whose ready content is nearest
+    in meaning to `q`, best first, each with its best passages (citing their lessons)."""
+    hits = await catalog_search(request.app.state.settings, q, k)
+    async with read() as snap:
+        cur = await snap.conn.execute(PUBLIC, [list({h.course_id for h in hits})])
+        titles = dict(await cur.fetchall())
+    courses: dict[UUID, dict[str, Any]] = {}
+    for hit in hits:
+        if hit.course_id not in titles:
+            continue  # archived, deleted or not public
+        course = courses.setdefault(hit.course_id, {
+            "course_id": str(hit.course_id), "title": titles[hit.course_id],
+            "score": round(hit.score, 4), "hits": []})
+        course["hits"].append({**asdict(hit), "score": round(hit.score, 4)})
+    return {"query": q, "courses": list(courses.values())}

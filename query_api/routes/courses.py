@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -32,21 +32,29 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NO_N
 async def list_courses(
     user: MaybeUser,
     read: CatalogReader,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL,
-                                   description="Part of the title (case-insensitive).")] = None,
+    q: Annotated[str | None, Query(
+        min_length=1, max_length=200, pattern=NO_NUL,
+        description="Words to find in the title, tags or description (full text with "
+                    "stemming, and trigram similarity for typos); results are ranked.")] = None,
     tag: Annotated[list[Tag] | None, Query(
         max_length=10, description="Courses carrying every tag given (repeatable).")] = None,
     status: Annotated[CourseStatus | None, Query(
         description="Default: PUBLISHED and READY. DRAFT and ARCHIVED: instructors (their "
                     "own) and admins.")] = None,
     instructor_id: UUID | None = None,
+    seats_available: Annotated[bool, Query(
+        description="true: only courses with a free seat")] = False,
+    sort: Annotated[Literal["relevance", "title"] | None, Query(
+        description="Default: relevance when searching (`q`), else title.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[CourseSummary]:
-    """The catalog: published and ready courses by title, searchable by title and tag."""
+    """The catalog: published and ready courses by title, or ranked by relevance to `q`;
+    filters by tag, instructor and free seats."""
     scope = access.catalog_scope(user, status, instructor_id)
-    query = catalog.CatalogQuery(scope=scope, q=q, tags=tuple(tag or ()))
-    start = after(cursor, catalog.SORT_KEY)
+    query = catalog.CatalogQuery(scope=scope, q=q, tags=tuple(tag or ()),
+                                 with_seats=seats_available, by_title=sort == "title")
+    start = after(cursor, query.sort_key)
     async with read() as snap:
         return await catalog.list_courses(snap.conn, query, limit, start)
 

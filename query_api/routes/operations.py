@@ -1,11 +1,11 @@
-"""Operations: the projections' positions and lag, and the health check."""
+"""Operations: the projections' positions and lag (health: smartcourse/observability/api.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
 from query_api.deps import AdminUser
-from query_api.models import Health, Projections, ProjectionStatus, read_responses
+from query_api.models import Projections, ProjectionStatus, read_responses
 from query_api.positions import relay_position, statuses
 
 router = APIRouter(tags=["operations"])
@@ -28,11 +28,3 @@ async def list_projections(request: Request, user: AdminUser) -> Projections:
             position=r.position, lag_events=r.lag_events, lag_seconds=r.lag_seconds,
         ) for r in rows],
     )
-
-
-@router.get("/health", responses={503: read_responses()[503]})
-async def health(request: Request) -> Health:
-    """Ready when the read database answers."""
-    async with request.app.state.pool.connection() as conn:
-        await conn.execute("SELECT 1")
-    return Health()

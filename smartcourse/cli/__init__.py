@@ -23,6 +23,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _process() -> None:
+    """Every process shows how often its keeper restarted it (smartcourse_process_restarts)."""
+    from smartcourse.runtime import record_restarts
+    from smartcourse.settings import Settings
+
+    record_restarts(Settings())
+
+
 app.add_typer(stack.app, name="stack")
 app.add_typer(stack.app_processes, name="app")
 app.command("command-api")(serve.command_api)

@@ -66,10 +66,21 @@ def list_letters(
         clauses.append("replayed_at IS NULL")
     where = " AND ".join(clauses) or "true"
     letters = _run(lambda conn: dead_letters.fetch(conn, where, params, limit))
-    for letter in letters:
-        state = "replayed" if letter.replayed_at else "waiting"
-        typer.echo(f"{letter.id}\t{letter.projection}\t{letter.aggregate_id or '-'}\t"
-                   f"{letter.reason}\t{state}\t{letter.error[:120]}")
+    for line in listing(letters, projection, include_replayed):
+        typer.echo(line)
+
+
+def listing(letters: Sequence[Any], projection: str | None, include_replayed: bool
+            ) -> list[str]:
+    """The lines `dlq list` prints: one per letter, or one that says there is none (an
+    operator must tell "empty" from "the command did nothing")."""
+    if not letters:
+        which = "" if include_replayed else " waiting"
+        where = f" for {projection}" if projection else ""
+        return [f"no dead letters{which}{where}"]
+    return [f"{letter.id}\t{letter.projection}\t{letter.aggregate_id or '-'}\t"
+            f"{letter.reason}\t{'replayed' if letter.replayed_at else 'waiting'}\t"
+            f"{letter.error[:120]}" for letter in letters]
 
 
 @app.command("show")

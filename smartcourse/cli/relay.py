@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -33,13 +34,17 @@ def relay(
     """Publish every event of the store to Kafka, in the store's order, at least once."""
     from confluent_kafka import KafkaException
     from confluent_kafka.schema_registry.error import SchemaRegistryError
-    from prometheus_client import start_http_server
     from psycopg import Error as PostgresError
 
     from commands.adapters.relay import Relay, RelayConfig
+    from smartcourse.observability import dependencies as deps
+    from smartcourse.observability.health import DegradedModes, check_sync
+    from smartcourse.observability.probes import start_probe_server
+    from smartcourse.observability.tracing import configure_tracing
 
     configure_logging(log_level)
     settings = Settings()
+    configure_tracing(settings, "relay")
     runner = Relay(settings, RelayConfig(
         name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
         partitions=partitions, replication_factor=replication_factor,
@@ -48,10 +53,19 @@ def relay(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stop())
     port = settings.relay_metrics_port if metrics_port is None else metrics_port
+    started = threading.Event()
+
+    def relaying() -> None:
+        if not started.is_set():
+            raise RuntimeError("not relaying yet (standby, or still starting)")
+
+    checks = {"postgres": lambda: deps.postgres(settings.pg_dsn),
+              "kafka": lambda: deps.kafka(settings.kafka_bootstrap),
+              "registry": lambda: deps.registry(settings.registry_url), "relay": relaying}
     if port:
-        start_http_server(port, addr=settings.host)
+        start_probe_server(settings.host, port, lambda: check_sync(checks, DegradedModes()))
     try:
-        runner.run()
+        runner.run(ready=started.set)
     except (PostgresError, KafkaException, SchemaRegistryError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         typer.echo(f"error: relay: {reason}", err=True)

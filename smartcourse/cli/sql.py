@@ -3,8 +3,10 @@
     smartcourse sql "SELECT * FROM enrollments_per_course_day LIMIT 5" [--format table|csv|json]
     smartcourse analytics init|status|rebuild
 
-`sql` runs as the `analyst` account (readonly=2) in the analytics database, so a write is
-refused by ClickHouse itself, not by parsing here; any error is one line and exit code 1.
+`sql` runs as the `analyst` account (readonly=2, SELECT on the analytics database only) in
+the analytics database, so a write or a table function is refused by ClickHouse itself, not by
+parsing here; any error is one line and exit code 1. A query may begin with an SQL comment
+(`-- …`): the command takes any argument it does not know as an option for the query.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import typer
 from smartcourse.settings import Settings
 
 READONLY = 164  # ClickHouse's error code for a write by a read-only account
+ACCESS_DENIED = 497  # ... and for what the account has no grant for (table functions, system)
+# Unknown options are kept as arguments: `-- top courses\nSELECT …` is a query, not an option.
+SQL_CONTEXT = {"ignore_unknown_options": True}
 
 analytics = typer.Typer(help="ClickHouse analytics: schema, status, blue/green rebuild.",
                         no_args_is_help=True)
@@ -75,6 +80,9 @@ def sql(
         if getattr(error, "code", None) == READONLY:
             raise fail("sql: refused: the analyst account is read-only; only SELECT, SHOW, "
                        "DESCRIBE, EXPLAIN and SET run here") from None
+        if getattr(error, "code", None) == ACCESS_DENIED:
+            raise fail(f"sql: refused: the analyst account is read-only and reads the "
+                       f"analytics database only ({one_line(error)})") from None
         raise fail(f"sql: {one_line(error)}") from None
     typer.echo(output.decode(errors="replace"), nl=not output.endswith(b"\n"))
 
@@ -148,5 +156,5 @@ def rebuild(
 
 def register(app: typer.Typer) -> None:
     """Both command groups of this module, in one line of the CLI's root."""
-    app.command("sql")(sql)
+    app.command("sql", context_settings=SQL_CONTEXT)(sql)
     app.add_typer(analytics, name="analytics")

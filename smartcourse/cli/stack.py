@@ -2,7 +2,6 @@
 processes): up | down | status | logs, the same for both groups."""
 
 
-import subprocess
 from typing import Annotated
 
 import typer
@@ -19,11 +18,15 @@ def _fail(error: StackError) -> None:
 
 
 def _print(rows: list[ServiceStatus]) -> None:
-    typer.echo(f"{'service':<12} {'version':<9} {'pid':>8}  {'healthy':<7}  endpoint")
+    kept = any(r.restarts is not None for r in rows)  # app processes: restarts and state
+    extra = f"  {'restarts':>8}  {'state':<8}" if kept else ""
+    typer.echo(f"{'service':<16} {'version':<9} {'pid':>8}  {'healthy':<7}{extra}  endpoint")
     for r in rows:
         pid = str(r.pid) if r.pid else "-"
+        more = (f"  {r.restarts if r.restarts is not None else '-':>8}  {r.state or '-':<8}"
+                if kept else "")
         typer.echo(
-            f"{r.name:<12} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}  "
+            f"{r.name:<16} {r.version:<9} {pid:>8}  {'yes' if r.healthy else 'no':<7}{more}  "
             f"{r.endpoint}"
         )
 
@@ -71,17 +74,36 @@ def group_cli(group: stack.Group, noun: str, help_text: str) -> typer.Typer:
         name: Annotated[str, typer.Argument(help=f"The {noun} whose log to show.")],
         lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
         follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+        grep: Annotated[str | None, typer.Option(
+            "--grep", "-g", help="Only lines matching this regular expression.")] = None,
     ) -> None:
-        """Print the end of a log (its path is printed first)."""
+        """Print the end of a log (its path is printed first), optionally filtered."""
+        import re
+
+        from smartcourse.cli.log_follow import follow as follow_log
+        from smartcourse.cli.log_follow import last_matching
+
         try:
             service = stack.service(name, Settings(), group)
         except StackError as error:
             _fail(error)
+        try:
+            pattern = re.compile(grep) if grep else None
+        except re.error as error:
+            _fail(StackError(f"--grep: not a regular expression: {error}"))
         typer.echo(f"# {service.log_file}", err=True)
         if not service.log_file.exists():
             _fail(StackError(f"{name}: no log yet at {service.log_file}"))
-        args = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(service.log_file)]
-        raise typer.Exit(subprocess.call(args))
+        if not follow:
+            with service.log_file.open(errors="replace") as handle:
+                for line in last_matching((x.rstrip("\n") for x in handle), pattern, lines):
+                    typer.echo(line)
+            return
+        try:
+            for line in follow_log(service.log_file, pattern, lines):
+                typer.echo(line)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
 
     return app
 

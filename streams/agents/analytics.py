@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import faust
 from clickhouse_connect.driver.exceptions import OperationalError
 from confluent_kafka.schema_registry.error import SchemaRegistryError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 from projections.analytics.live import AnalyticsFeed
 from projections.deliveries import EventDelivery, WatermarkDelivery
@@ -42,6 +43,16 @@ TRANSIENT = (OperationalError, SchemaRegistryError, OSError)
 UNDECODABLE = Counter("smartcourse_analytics_undecodable_total",
                       "Messages the analytics agent could not decode (dead-lettered elsewhere)")
 
+INSERTED = Counter("smartcourse_analytics_events_total",
+                   "Events (and watermark markers) handed to ClickHouse and acknowledged",
+                   ["kind"])
+BATCH_SECONDS = Histogram("smartcourse_analytics_batch_seconds",
+                          "One batch's insert and checkpoint in ClickHouse",
+                          buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+POSITION = Gauge("smartcourse_analytics_position",
+                 "Highest global position (event or watermark) ClickHouse acknowledged")
+EVENT_AGE = Gauge("smartcourse_analytics_event_age_seconds",
+                  "At the last insert: how old its newest event was (occurred-at to insert)")
 feed = AnalyticsFeed(settings)
 retry = RetryPolicy()
 topic = app.topic(*domain_topic_names(), key_serializer="raw", value_serializer="raw",
@@ -81,7 +92,27 @@ async def _decode(messages: Sequence[faust.types.Message]) -> Batch:
 
 
 async def _insert(batch: Batch) -> None:
+    started = time.perf_counter()
     await _retrying(lambda: asyncio.to_thread(feed.handle_batch, batch), "insert", len(batch))
+    BATCH_SECONDS.observe(time.perf_counter() - started)
+    observe_batch(batch, time.time())
+
+
+def observe_batch(batch: Batch, now: float) -> None:
+    """The analytics worker's progress after an acknowledged batch: counts, position, age."""
+    events = [d.event for d in batch if isinstance(d, EventDelivery)]
+    INSERTED.labels("event").inc(len(events))
+    INSERTED.labels("watermark").inc(len(batch) - len(events))
+    positions = [d.position if isinstance(d, WatermarkDelivery) else d.event.position
+                 for d in batch]
+    if positions:
+        POSITION.set(max(positions))
+    if events:
+        EVENT_AGE.set(max(0.0, now - max(_epoch(e.occurred_at) for e in events)))
+
+
+def _epoch(occurred_at: Any) -> float:
+    return occurred_at.timestamp() if hasattr(occurred_at, "timestamp") else float(occurred_at)
 
 
 async def feed_clickhouse(stream: faust.StreamT) -> None:

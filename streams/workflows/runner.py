@@ -28,6 +28,7 @@ from commands.domain.ids import NAMESPACE
 from commands.messages import Actor, MarkCourseReady, StartWorkflow
 from projections.content.chunking import Lesson, chunk_course
 from projections.content.embeddings import Embedder
+from projections.content.published import ContentUnavailable, PublishedContent
 from projections.content.store import index_lock
 from projections.content.weaviate_index import ChunkIndex
 from streams.workflows.publishing import (
@@ -78,6 +79,7 @@ class PublishingWorkflow:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     actor: Actor = SYSTEM
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    content: PublishedContent | None = None  # reads lessons published by reference
 
     async def handle(self, event: StoredEvent) -> WorkflowState | None:
         """Run the workflow a course.published starts; other events are not its business."""
@@ -129,6 +131,10 @@ class PublishingWorkflow:
     async def _step(self, step: Any) -> Event | None:
         match step:
             case ChunkContent(course_id, version, lessons):
+                if self.content is not None:
+                    lessons = await self.content.lessons(course_id, version, lessons)
+                elif any(lesson.content is None for lesson in lessons):
+                    raise ContentUnavailable("lessons by reference and no store to read them")
                 return Chunked(tuple(chunk_course(course_id, version, lessons)))
             case EmbedChunks(chunks):
                 vectors, computed = await self.embedder.embed(chunks)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
+from projections.content.published import PublishedContent
 from projections.content.store import ensure_content_schema
 from projections.content.weaviate_index import ChunkIndex
 from smartcourse.bootstrap import open_write_side
@@ -42,7 +43,8 @@ async def open_publishing(
         embedder = Embedder(encoder or shared_encoder(settings.embedding_model),
                             VectorCache(side.pool), settings.embedding_batch_size)
         yield PublishingWorkflow(side.bus, WorkflowStore(side.pool), embedder, index,
-                                 policy or retry_policy(settings), sleep=sleep)
+                                 policy or retry_policy(settings), sleep=sleep,
+                                 content=PublishedContent(side.store.load))
     finally:
         if embedder is not None:
             embedder.close()

@@ -1,10 +1,15 @@
 """docs/analytics.md stays true: every ```sql block runs as the analyst on the real
-`smartcourse` database, returns rows on a small seeded history, and every analytics table and
-view is documented."""
+`smartcourse` database, returns rows on a small seeded history (through the client and through
+`smartcourse sql`, as a reader of the page would run it), and every analytics table and view is
+documented."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,7 +77,8 @@ def seed_events() -> list[StoredEvent]:
 @pytest.fixture(scope="module")
 def seeded(stack: Settings) -> Iterator[tuple[Client, str]]:
     """The analyst on a throwaway namespace holding `seed_events`."""
-    database = f"it_docs_{uuid4().hex[:10]}"
+    # Under the analytics database's name: the analyst's grants cover `<database>*` only.
+    database = f"{stack.analytics_database}_it_docs_{uuid4().hex[:10]}"
     writer = writer_client(stack)
     schema.ensure_schema(writer, database)
     with ClickHouseSink(writer, database) as sink:
@@ -103,6 +109,20 @@ def test_every_sql_block_finds_rows_in_a_seeded_history(seeded: tuple[Client, st
     client, database = seeded
     result = client.query(sql.replace("smartcourse.", f"{database}."))
     assert result.result_rows, "the example finds nothing in a history made for it"
+
+
+@pytest.mark.parametrize("sql", BLOCKS, ids=IDS)
+def test_every_sql_block_runs_through_the_cli(seeded: tuple[Client, str], sql: str) -> None:
+    """As the page tells readers to: `smartcourse sql "<block>"` (some blocks begin with an
+    SQL comment, which the command must not take for an option)."""
+    _, database = seeded
+    env = {**os.environ, "SMARTCOURSE_ANALYTICS_DATABASE": database}
+    ran = subprocess.run(
+        [sys.executable, "-m", "smartcourse", "sql", sql.replace("smartcourse.", f"{database}."),
+         "--format", "json"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout), "the example finds nothing through the CLI"
 
 
 def test_every_table_and_view_is_documented() -> None:

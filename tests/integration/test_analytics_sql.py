@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def database(stack: Settings) -> Iterator[str]:
     """A namespace holding one event."""
-    name = f"it_sql_{uuid4().hex[:10]}"
+    name = f"{stack.analytics_database}_it_sql_{uuid4().hex[:10]}"
     client = writer_client(stack)
     schema.ensure_schema(client, name)
     event = StoredEvent(1, uuid4(), "user", uuid4(), 1, "user.registered", 1,

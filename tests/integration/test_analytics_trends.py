@@ -39,7 +39,8 @@ def enrollment(course: UUID, day: date, n: int, completed: bool = False) -> list
 
 @pytest.fixture(scope="module")
 def analyst(stack: Settings) -> Iterator[tuple[Client, str, UUID, UUID]]:
-    database, x, y = f"it_trends_{uuid4().hex[:10]}", uuid4(), uuid4()
+    database = f"{stack.analytics_database}_it_trends_{uuid4().hex[:10]}"  # analyst's grants
+    x, y = uuid4(), uuid4()
     writer = writer_client(stack)
     schema.ensure_schema(writer, database)
     events = [ev for day, count in DAILY.items() for n in range(count)

@@ -24,20 +24,30 @@ from infra import supervisor
 from infra.clickhouse.service import ANALYST_USER, ClickHouse
 from infra.service import StackError
 from infra.versions import version_of
+from projections.analytics.clients import analyst_password, writer_password
 from smartcourse.settings import Settings
 
 ROWS = 10_000
 
 
-def client_for(settings: Settings, username: str = "default") -> Client:
-    return clickhouse_connect.get_client(dsn=settings.clickhouse_url, username=username)
+def client_for(settings: Settings, username: str | None = None) -> Client:
+    """The writer (full rights) or, by name, the analyst, with the stack's passwords."""
+    if username == ANALYST_USER:
+        return clickhouse_connect.get_client(dsn=settings.clickhouse_url, username=username,
+                                             password=analyst_password(settings))
+    return clickhouse_connect.get_client(dsn=settings.clickhouse_url,
+                                         username=settings.clickhouse_user,
+                                         password=writer_password(settings))
 
 
 @pytest.fixture
 def table(stack: Settings) -> Iterator[str]:
-    """A fresh MergeTree table with a random name, dropped afterwards."""
-    name = f"it_{uuid.uuid4().hex[:12]}"
+    """A fresh MergeTree table with a random name, dropped afterwards (in a database the
+    analyst's grant covers: `<analytics database>*`)."""
+    database = f"{stack.analytics_database}_it_clickhouse"
+    name = f"{database}.it_{uuid.uuid4().hex[:12]}"
     client = client_for(stack)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
         f"CREATE TABLE {name} (id UInt64, course String, amount Float64) "
         "ENGINE = MergeTree ORDER BY id"
@@ -103,9 +113,9 @@ def test_merge_tree_insert_and_aggregate(stack: Settings, table: str) -> None:
     client = client_for(stack)
     insert_rows(client, table)
     assert totals(client, table) == EXPECTED
+    database, name = table.split(".")
     engine = client.command(
-        f"SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"
-    )
+        f"SELECT engine FROM system.tables WHERE database = '{database}' AND name = '{name}'")
     assert engine == "MergeTree"
 
 
@@ -229,6 +239,6 @@ def test_analyst_reads_but_cannot_write(stack: Settings, table: str) -> None:
         f"INSERT INTO {table} SETTINGS readonly = 0 VALUES (2, 'd', 3.0)",
     ]
     for sql in forbidden:
-        with pytest.raises(DatabaseError, match="READONLY"):
+        with pytest.raises(DatabaseError, match="READONLY|ACCESS_DENIED"):
             analyst.command(sql)
     assert client_for(stack).command(f"SELECT count() FROM {table}") == 1

@@ -105,3 +105,33 @@ def test_two_api_processes_keep_the_seat_cap(two_process_api: str, attempt: int)
     assert Counter(r.status_code for r in replies) == {202: 10, 409: 40}
     assert {r.json()["error"]["code"] for r in replies if r.status_code == 409} == {
         "enrollment.seat_cap_reached"}
+
+
+def test_an_event_above_the_size_limit_is_refused_and_the_batch_goes_on(stack: Settings) -> None:
+    """The store's last line before Kafka: the oversized commit fails alone (422
+    event.too_large in the API), the others of its batch are written."""
+    from commands.adapters.event_store import EventTooLarge
+
+    async def scenario() -> None:
+        pool, store = await open_store(stack)
+        store.max_event_bytes = 10_000
+        try:
+            small, large = uuid4(), uuid4()
+            big = StreamAppend("user", large, 0, [NewEvent(
+                uuid4(), "user.registered", 1,
+                {"display_name": "x" * 20_000, "email": "big@example.org", "role": "student"},
+                datetime.now(UTC))])
+            meta = Metadata("test", uuid4())
+            outcomes = await asyncio.gather(store.append([big], meta),
+                                            store.append([registered(small)], meta),
+                                            return_exceptions=True)
+            assert isinstance(outcomes[0], EventTooLarge)
+            assert outcomes[0].code == "event.too_large" and outcomes[0].details["limit"] == 10_000
+            assert isinstance(outcomes[1], int)
+            assert await store.load(large) == []
+            assert [e.position for e in await store.load(small)] == [outcomes[1]]
+        finally:
+            await store.close()
+            await pool.close()
+
+    asyncio.run(scenario())

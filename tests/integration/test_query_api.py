@@ -25,6 +25,7 @@ from projections.sink import PostgresProjector
 from projections.store_reader import read_pages, store_head
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
+from tests.support.quizzes import answers_for, choice_quiz
 
 
 class ReadModels:
@@ -167,7 +168,9 @@ def world(command_api: str, read_models: ReadModels) -> World:
     for student in (0, 1):
         w.act(student, "Alpha", "activate")
     w.act(0, "Alpha", f"lessons/{alpha[0]}/complete")
-    w.act(0, "Alpha", f"quizzes/{uuid4()}/score", {"score": 8, "max_score": 10})
+    quiz = choice_quiz(5, module_id=w.modules["M1"])
+    quiz_id = w.write(w.instructor, f"/courses/{w.courses['Alpha']}/quizzes", quiz)["quiz_id"]
+    w.act(0, "Alpha", f"quizzes/{quiz_id}/attempts", answers_for(quiz, right=4))
     for lesson in alpha:
         w.act(1, "Alpha", f"lessons/{lesson}/complete")
     w.act(2, "Alpha", "cancel", {"reason": "changed my mind"})
@@ -207,15 +210,19 @@ def ids(page: dict[str, Any], key: str) -> list[str]:
 
 
 def test_health_and_openapi(anonymous: Reader) -> None:
-    assert anonymous.ok("/health") == {"status": "ok"}
+    ready = anonymous.ok("/health/ready")
+    assert ready["status"] == "ok" and ready["checks"]["postgres"]["ok"] is True
+    assert anonymous.ok("/health") == ready
+    assert anonymous.ok("/health/live") == {"status": "ok"}
     paths = anonymous.ok("/openapi.json")["paths"]
     assert {"/courses", "/courses/{course_id}", "/courses/{course_id}/roster",
             "/instructors/{instructor_id}/courses", "/students/{student_id}/enrollments",
-            "/enrollments/{enrollment_id}", "/projections", "/health"} <= set(paths)
+            "/enrollments/{enrollment_id}", "/projections", "/health", "/health/live",
+            "/health/ready"} <= set(paths)
 
 
 def test_the_catalog_lists_published_courses_by_title(anonymous: Reader, world: World) -> None:
-    page = anonymous.ok("/courses", world.position, q=world.marker)
+    page = anonymous.ok("/courses", world.position, q=world.marker, sort="title")
     assert titles(page) == ["Alpha", "Delta", "Gamma"]  # not the draft Beta
     alpha = page["items"][0]
     assert alpha["course_id"] == world.courses["Alpha"]
@@ -228,19 +235,23 @@ def test_the_catalog_lists_published_courses_by_title(anonymous: Reader, world: 
 
 
 def test_catalog_search_and_filters(anonymous: Reader, world: World) -> None:
-    assert titles(anonymous.ok("/courses", q=world.marker.upper())) == ["Alpha", "Delta",
-                                                                       "Gamma"]
+    assert titles(anonymous.ok("/courses", q=world.marker.upper(), sort="title")) == [
+        "Alpha", "Delta", "Gamma"]
     assert titles(anonymous.ok("/courses", q=f"{world.marker} gam")) == ["Gamma"]
     assert titles(anonymous.ok("/courses", tag=world.tag)) == ["Alpha"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag=["python", world.tag])) == [
-        "Alpha"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag="python")) == ["Alpha", "Gamma"]
-    assert titles(anonymous.ok("/courses", q=world.marker, tag=["python", "nope"])) == []
-    assert titles(anonymous.ok("/courses", q=world.marker,
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
+                               tag=["python", world.tag])) == ["Alpha"]
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title", tag="python")) == [
+        "Alpha", "Gamma"]
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
+                               tag=["python", "nope"])) == []
+    assert titles(anonymous.ok("/courses", q=world.marker, sort="title",
                                instructor_id=str(world.other_instructor.user_id))) == ["Delta"]
-    ready = anonymous.ok("/courses", q=world.marker, status="READY")["items"]
+    ready = anonymous.ok("/courses", q=world.marker, sort="title", status="READY")["items"]
     assert {c["status"] for c in ready} <= {"READY"}  # made ready by content processing
-    assert titles(anonymous.ok("/courses", q=f"%{world.marker}")) == []  # % is literal
+    assert titles(anonymous.ok("/courses", q="%_")) == []  # no word: no wildcard either
+    ranked = titles(anonymous.ok("/courses", q=f"{world.marker} alpha"))
+    assert ranked == ["Alpha"]  # every word must match
 
 
 def test_drafts_are_listed_for_their_instructor_and_admins(
@@ -249,24 +260,27 @@ def test_drafts_are_listed_for_their_instructor_and_admins(
     readers["s0"].refused("/courses", 403, "catalog.status_forbidden", status="DRAFT")
     readers["b"].refused("/courses", 403, "catalog.status_forbidden", status="DRAFT",
                          instructor_id=str(world.instructor.user_id))
-    assert titles(readers["a"].ok("/courses", status="DRAFT", q=world.marker)) == ["Beta"]
-    assert titles(readers["b"].ok("/courses", status="DRAFT", q=world.marker)) == []
-    assert titles(admin.ok("/courses", status="DRAFT", q=world.marker)) == ["Beta"]
+    drafts = {"status": "DRAFT", "q": world.marker, "sort": "title"}
+    assert titles(readers["a"].ok("/courses", **drafts)) == ["Beta"]
+    assert titles(readers["b"].ok("/courses", **drafts)) == []
+    assert titles(admin.ok("/courses", **drafts)) == ["Beta"]
 
 
 def test_catalog_pages_follow_the_cursor(anonymous: Reader, world: World) -> None:
     seen, cursor = [], None
     for _ in range(5):
-        params = {"q": world.marker, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params = {"q": world.marker, "sort": "title", "limit": 1,
+                  **({"cursor": cursor} if cursor else {})}
         page = anonymous.ok("/courses", **params)
         seen += titles(page)
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert seen == ["Alpha", "Delta", "Gamma"]
-    two = anonymous.ok("/courses", q=world.marker, limit=2)
+    two = anonymous.ok("/courses", q=world.marker, sort="title", limit=2)
     assert titles(two) == ["Alpha", "Delta"]
-    rest = anonymous.ok("/courses", q=world.marker, limit=2, cursor=two["next_cursor"])
+    rest = anonymous.ok("/courses", q=world.marker, sort="title", limit=2,
+                        cursor=two["next_cursor"])
     assert (titles(rest), rest["next_cursor"]) == (["Gamma"], None)
 
 

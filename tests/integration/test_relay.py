@@ -9,6 +9,7 @@ relay created them.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -218,7 +219,8 @@ async def author_and_enroll(bus: CommandBus, students: int = 4) -> set[UUID]:
         await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id),
                           m.Actor(me.user_id, "system"))
         await bus.execute(m.CompleteLesson(enrolled.aggregate_id, lessons[0]), me)
-        await bus.execute(m.ScoreQuiz(enrolled.aggregate_id, uuid4(), 8, 10), me)
+        await bus.execute(m.ScoreQuiz(enrolled.aggregate_id, uuid4(), 8, 10),
+                          m.Actor(uuid4(), "system"))  # scores come from the platform
         return enrolled.aggregate_id
 
     people = [uuid4() for _ in range(students)]
@@ -447,3 +449,38 @@ def test_every_partition_gets_watermark_markers_behind_the_events_they_cover(
                 position = decode.decode(message.value, message.topic)["position"]
                 assert position > max(marks, default=0), "an event came after its marker"
         assert marks == sorted(marks) and marks[-1] >= last
+
+
+def test_an_event_kafka_cannot_take_is_dead_lettered_and_later_events_go_on(
+    stack: Settings, writer: Writer, relay_config: RelayConfig
+) -> None:
+    """A producer limit below one stored event (as a course.published over Kafka's 1 MB once
+    was): that event goes to the relay's dead-letter topic by reference, the relay keeps
+    running, and every event after it reaches Kafka."""
+    config = RelayConfig(name=relay_config.name, topic_prefix=relay_config.topic_prefix,
+                         start_after=relay_config.start_after, poll_interval=0.2,
+                         producer_overrides={"message.max.bytes": 20_000})
+    admin, course, module, lesson = m.Actor(uuid4(), "admin"), uuid4(), uuid4(), uuid4()
+    with running_relay(stack, config) as relay:
+        writer.run(writer.bus.execute(m.CreateCourse(course, "Large"), admin))
+        writer.run(writer.bus.execute(m.AddModule(course, module, "M"), admin))
+        writer.run(writer.bus.execute(
+            m.AddLesson(course, module, lesson, "Huge", "word " * 10_000, []), admin))
+        writer.run(writer.bus.execute(m.AddModule(course, uuid4(), "After"), admin))
+        stored = stored_events(stack, {course})
+        wait_until(lambda: (checkpoint(stack, config.name) or 0) >= stored[-1].position,
+                   "the relay to pass the event it cannot deliver")
+        assert not relay._stopping.is_set()
+
+    received = read_topics(stack, config.topics())
+    letters = [r for r in received if r.topic == config.dead_letter_topic]
+    assert len(letters) == 1
+    letter = json.loads(letters[0].value)
+    huge = next(e for e in stored if e.event_type == "course.lesson_added")
+    assert letter["kind"] == "undeliverable" and letter["bytes"] > 20_000
+    assert letter["event"]["position"] == huge.position
+    assert letter["event"]["event_id"] == str(huge.event_id)
+    on_course_topic = sorted(decoder(stack).decode(r.value, r.topic)["position"]
+                             for r in received if r.topic.endswith(".course")
+                             and UUID(r.key.decode()) == course)
+    assert on_course_topic == [e.position for e in stored if e.position != huge.position]

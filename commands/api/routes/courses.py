@@ -15,10 +15,14 @@ from commands.api.models import (
     CourseDetailsBody,
     CourseWritten,
     CreateCourseBody,
+    LessonAssetsBody,
     LessonWritten,
+    ModuleOrderBody,
     ModuleWritten,
+    MoveLessonBody,
     PrerequisitesBody,
     PublishAccepted,
+    RenameModuleBody,
     ReviseLessonBody,
 )
 from commands.unit_of_work import CommandResult
@@ -66,6 +70,26 @@ async def add_module(course_id: UUID, body: AddModuleBody, commands: Commands):
                               lambda r: {"module_id": str(module_id)}, status_code=201)
 
 
+@router.put("/{course_id}/modules/{module_id}", response_model=ModuleWritten)
+async def rename_module(course_id: UUID, module_id: UUID, body: RenameModuleBody,
+                        commands: Commands):
+    return await commands.run(m.RenameModule(course_id, module_id, body.title),
+                              lambda r: {"module_id": str(module_id)})
+
+
+@router.delete("/{course_id}/modules/{module_id}", response_model=ModuleWritten)
+async def remove_module(course_id: UUID, module_id: UUID, commands: Commands):
+    """Remove a module with its lessons and the quizzes attached to them."""
+    return await commands.run(m.RemoveModule(course_id, module_id),
+                              lambda r: {"module_id": str(module_id)})
+
+
+@router.put("/{course_id}/module-order", response_model=CourseWritten)
+async def reorder_modules(course_id: UUID, body: ModuleOrderBody, commands: Commands):
+    """Put the course's modules in a new order (every module, once)."""
+    return await commands.run(m.ReorderModules(course_id, body.module_ids), course_written)
+
+
 @router.post("/{course_id}/modules/{module_id}/lessons", status_code=201,
              response_model=LessonWritten)
 async def add_lesson(course_id: UUID, module_id: UUID, body: AddLessonBody, commands: Commands):
@@ -79,6 +103,22 @@ async def add_lesson(course_id: UUID, module_id: UUID, body: AddLessonBody, comm
 async def revise_lesson(course_id: UUID, lesson_id: UUID, body: ReviseLessonBody,
                         commands: Commands):
     command = m.ReviseLesson(course_id, lesson_id, body.title, body.content)
+    return await commands.run(command, lambda r: {"lesson_id": str(lesson_id)})
+
+
+@router.put("/{course_id}/lessons/{lesson_id}/place", response_model=LessonWritten)
+async def move_lesson(course_id: UUID, lesson_id: UUID, body: MoveLessonBody,
+                      commands: Commands):
+    """Move a lesson within its module (reorder) or to another module, at `index`."""
+    command = m.MoveLesson(course_id, lesson_id, body.module_id, body.index)
+    return await commands.run(command, lambda r: {"lesson_id": str(lesson_id)})
+
+
+@router.put("/{course_id}/lessons/{lesson_id}/assets", response_model=LessonWritten)
+async def revise_lesson_assets(course_id: UUID, lesson_id: UUID, body: LessonAssetsBody,
+                               commands: Commands):
+    """Replace the lesson's assets (metadata) with this list."""
+    command = m.ReviseLessonAssets(course_id, lesson_id, [a.model_dump() for a in body.assets])
     return await commands.run(command, lambda r: {"lesson_id": str(lesson_id)})
 
 
@@ -101,3 +141,15 @@ async def publish(course_id: UUID, commands: Commands):
 @router.post("/{course_id}/archive", response_model=CourseWritten)
 async def archive(course_id: UUID, commands: Commands):
     return await commands.run(m.ArchiveCourse(course_id), course_written)
+
+
+@router.post("/{course_id}/restore", response_model=CourseWritten)
+async def restore(course_id: UUID, commands: Commands):
+    """Un-archive: READY again if its last published version was ready, else DRAFT."""
+    return await commands.run(m.RestoreCourse(course_id), course_written)
+
+
+@router.delete("/{course_id}", response_model=CourseWritten)
+async def delete(course_id: UUID, commands: Commands):
+    """Delete a draft that was never published (a published course is archived instead)."""
+    return await commands.run(m.DeleteCourse(course_id), course_written)

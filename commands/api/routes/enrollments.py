@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from commands import messages as m
 from commands.api.execution import Commands
-from commands.api.models import CancelBody, EnrollBody, EnrollmentWritten, ScoreQuizBody
+from commands.api.models import CancelBody, EnrollBody, EnrollmentWritten
 from commands.unit_of_work import CommandResult
 
 router = APIRouter(tags=["enrollments"])
@@ -44,14 +44,6 @@ async def activate(enrollment_id: UUID, commands: Commands):
 async def complete_lesson(enrollment_id: UUID, lesson_id: UUID, commands: Commands):
     """Record a finished lesson; the enrollment completes with its last lesson."""
     return await commands.run(m.CompleteLesson(enrollment_id, lesson_id), enrollment_written)
-
-
-@router.post("/enrollments/{enrollment_id}/quizzes/{quiz_id}/score",
-             response_model=EnrollmentWritten)
-async def score_quiz(enrollment_id: UUID, quiz_id: UUID, body: ScoreQuizBody,
-                     commands: Commands):
-    command = m.ScoreQuiz(enrollment_id, quiz_id, body.score, body.max_score)
-    return await commands.run(command, enrollment_written)
 
 
 @router.post("/enrollments/{enrollment_id}/cancel", response_model=EnrollmentWritten)

@@ -155,6 +155,36 @@ async def test_a_course_is_created_once() -> None:
 
 
 @run
+async def test_a_retried_creation_of_the_same_course_answers_success_without_an_event() -> None:
+    platform, owner = Platform(), person("instructor")
+    course_id = uuid4()
+    first = await platform.do(m.CreateCourse(course_id, "Once"), owner)
+    events = len(platform.store.events)
+
+    again = await platform.do(m.CreateCourse(course_id, "Once"), owner)
+
+    assert (again.changed, again.aggregate_id, again.position) == (False, course_id,
+                                                                   first.position)
+    assert len(platform.store.events) == events
+
+
+@run
+async def test_a_retried_lesson_completion_after_the_enrollment_completed_is_a_no_op() -> None:
+    platform, owner, student = Platform(), person("instructor"), person("student")
+    course = await platform.course(owner, lessons=1)
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
+    done = await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]), student)
+    events = len(platform.store.events)
+
+    again = await platform.do(m.CompleteLesson(enrolled.aggregate_id, course.lessons[0]),
+                              student)
+
+    assert (done.state, again.state, again.changed) == ("COMPLETED", "COMPLETED", False)
+    assert len(platform.store.events) == events
+
+
+@run
 async def test_an_admin_creates_a_course_on_an_instructors_behalf() -> None:
     platform, admin, instructor = Platform(), person("admin"), person("instructor")
     course_id = uuid4()
@@ -554,7 +584,7 @@ async def test_news_of_another_process_spares_the_lost_race() -> None:
 # -- progress ----------------------------------------------------------------------------------
 STUDENT_COMMANDS: dict[str, Callable[[UUID, CourseIds], Any]] = {
     "complete lesson": lambda e, c: m.CompleteLesson(e, c.lessons[0]),
-    "score quiz": lambda e, _: m.ScoreQuiz(e, uuid4(), 1.0, 2.0),
+    "submit quiz answers": lambda e, _: m.SubmitQuizAnswers(e, uuid4(), []),
     "cancel": lambda e, _: m.CancelEnrollment(e, "not mine to cancel"),
 }
 

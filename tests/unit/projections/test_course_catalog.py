@@ -20,7 +20,7 @@ def test_a_created_course_is_a_draft_row() -> None:
     [created] = store.events
     assert catalog.fold(created) == [Change(catalog.CREATED, where(
         created, instructor_id=h.instructor.user_id, title="Event sourcing",
-        description="Why and how", tags=["es", "cqrs"], capacity=30))]
+        description="Why and how", tags=["es", "cqrs"], tag_text="es cqrs", capacity=30))]
 
 
 def test_publishing_readiness_and_archiving_set_the_status() -> None:
@@ -56,7 +56,7 @@ def test_revisions_and_capacity_update_the_row() -> None:
 
     revised, resized = last(store, "course.details_revised"), last(store, "course.capacity_changed")
     assert catalog.fold(revised) == [Change(catalog.DETAILS_REVISED, where(
-        revised, title="New title", description="New text", tags=["x"]))]
+        revised, title="New title", description="New text", tags=["x"], tag_text="x"))]
     assert catalog.fold(resized) == [Change(catalog.CAPACITY_CHANGED, where(resized, capacity=99))]
 
 
@@ -66,3 +66,16 @@ def test_content_events_do_not_touch_the_catalog() -> None:
 
     assert [catalog.fold(last(store, t)) for t in ("course.module_added",
                                                    "course.lesson_added")] == [[], []]
+
+
+def test_a_deleted_draft_leaves_the_catalog_and_a_restored_course_returns() -> None:
+    store, h = platform()
+    draft = run(h.course(publish=False))
+    run(h.do(m.DeleteCourse(draft.id), h.instructor))
+    live = run(h.course())
+    run(h.do(m.ArchiveCourse(live.id), h.instructor))
+    run(h.do(m.RestoreCourse(live.id), h.instructor))
+
+    deleted, restored = last(store, "course.deleted"), last(store, "course.restored")
+    assert catalog.fold(deleted) == [Change(catalog.DELETED, where(deleted))]
+    assert catalog.fold(restored) == [Change(catalog.STATUS, where(restored, status="DRAFT"))]

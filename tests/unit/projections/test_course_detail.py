@@ -21,7 +21,7 @@ def test_modules_and_lessons_keep_their_index_and_content_facts() -> None:
                  and e.payload["lesson_id"] == str(lesson))
     assert detail.fold(added) == [Change(detail.LESSON_ADDED, where(
         added, lesson_id=lesson, module_id=module, title="Lesson 1.1",
-        index=1, content_length=len("text " * 20),
+        index=1, content_length=len("text " * 20), content=added.payload["content"],
         assets=json.dumps([{**detail.ASSET_DEFAULTS, **a} for a in added.payload["assets"]],
                           sort_keys=True)))]
     module_added = [e for e in store.events if e.event_type == "course.module_added"][1]
@@ -38,8 +38,50 @@ def test_lesson_revisions_and_removals_name_the_lesson() -> None:
 
     revised, removed = last(store, "course.lesson_revised"), last(store, "course.lesson_removed")
     assert detail.fold(revised) == [Change(detail.LESSON_REVISED, where(
-        revised, lesson_id=first, title="Better title", content_length=16))]
-    assert detail.fold(removed) == [Change(detail.LESSON_REMOVED, where(removed, lesson_id=second))]
+        revised, lesson_id=first, title="Better title", content="longer text here",
+        content_length=16))]
+    gone = where(removed, lesson_id=second)
+    assert detail.fold(removed) == [Change(detail.LESSON_REMOVED, gone),
+                                    Change(detail.LESSON_QUIZZES_REMOVED, gone)]
+
+
+def test_structure_events_set_indexes_from_the_order_they_carry() -> None:
+    store, h = platform()
+    course = run(h.course(modules=2, lessons=2, publish=False))
+    first, second = course.modules
+    a, b = course.modules[first]
+    run(h.do(m.ReorderModules(course.id, [second, first]), h.instructor))
+    run(h.do(m.MoveLesson(course.id, a, second, 0), h.instructor))
+    run(h.do(m.RemoveModule(course.id, first), h.instructor))
+
+    reordered = last(store, "course.modules_reordered")
+    assert detail.fold(reordered) == [Change(detail.MODULE_ORDER, where(
+        reordered, module_ids=[second, first]))]
+    moved = last(store, "course.lesson_moved")
+    assert detail.fold(moved) == [
+        Change(detail.LESSON_ORDER, where(moved, module_id=first, lesson_ids=[b])),
+        Change(detail.LESSON_ORDER, where(moved, module_id=second,
+                                          lesson_ids=[a, *course.modules[second]]))]
+    removed = last(store, "course.module_removed")
+    assert detail.fold(removed) == [
+        Change(detail.MODULE_REMOVED, where(removed, module_id=first, lesson_ids=[b])),
+        Change(detail.MODULE_ORDER, where(removed, module_ids=[second]))]
+
+
+def test_a_quiz_is_kept_with_its_answers_for_the_query_api_to_hide() -> None:
+    store, h = platform()
+    course = run(h.course(modules=1, lessons=1, publish=False))
+    quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": str(course.lessons[0]),
+            "module_id": None, "pass_mark": 50.0, "max_attempts": 1, "questions": [
+                {"question_id": "q", "kind": "multiple_choice", "prompt": "?",
+                 "options": ["a", "b"], "correct": [1], "accepted_answers": [], "points": 1.0}]}
+    run(h.do(m.AddQuiz(course.id, quiz), h.instructor))
+
+    added = last(store, "course.quiz_added")
+    [change] = detail.fold(added)
+    assert change.statement is detail.QUIZ_SET
+    assert json.loads(change.params["questions"]) == quiz["questions"]
+    assert change.params["lesson_id"] == course.lessons[0]
 
 
 def test_ready_records_the_ready_content_version_and_seats_are_not_shown() -> None:

@@ -27,6 +27,7 @@ from commands.adapters.event_store import EventStore, StoredEvent
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
+from commands.domain.quiz import grade
 from commands.domain.registry import EVENT_CLASSES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
@@ -55,7 +56,12 @@ def _domain_events() -> list[Any]:
     events: list[Any] = []
     user = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
     user.change_role("instructor")
+    user.give_consent("analytics")
+    user.withdraw_consent("analytics")
     events += user.collect_events()
+    erased = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    erased.erase("asked by the user")
+    events += erased.collect_events()
 
     other = uuid4()
     course = Course(id=uuid4(), instructor_id=user.id, title="Intro", description="d",
@@ -71,6 +77,26 @@ def _domain_events() -> list[Any]:
     course.add_lesson(module, spare, "Spare", "tmp", [])
     course.revise_lesson(lesson, "Logs, again", "A log is an ordered ...")
     course.remove_lesson(spare)
+    extra, moved = uuid4(), uuid4()
+    course.add_module(extra, "Extra")
+    course.add_lesson(extra, moved, "Moved", "", [])
+    course.rename_module(extra, "More")
+    course.reorder_modules([extra, module])
+    course.move_lesson(moved, module, 0)
+    course.revise_lesson_assets(lesson, [{"name": "notes.md", "url": "https://x.test/n.md",
+                                          "mime_type": "text/markdown", "size_bytes": 12}])
+    course.remove_module(extra)
+    quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": str(lesson),
+            "module_id": None, "pass_mark": 50.0, "max_attempts": 2, "questions": [
+                {"question_id": "q1", "kind": "multiple_choice", "prompt": "Which?",
+                 "options": ["a", "b"], "correct": [1], "accepted_answers": [],
+                 "points": 1.0}]}
+    course.add_quiz(quiz)
+    course.revise_quiz({**quiz, "title": "Check again"})
+    course.set_quiz_rules("last", True)
+    spare_quiz = {**quiz, "quiz_id": str(uuid4())}
+    course.add_quiz(spare_quiz)
+    course.remove_quiz(spare_quiz["quiz_id"])
     failed, succeeded = uuid4(), uuid4()
     course.publish(failed)
     course.revert_to_draft(failed, "embedding failed")
@@ -81,7 +107,13 @@ def _domain_events() -> list[Any]:
     course.reserve_seat(dropped_id, uuid4())
     course.release_seat(dropped_id)
     course.archive()
+    course.restore()
+    course.archive()
     events += course.collect_events()
+    draft = Course(id=uuid4(), instructor_id=user.id, title="Draft", description="",
+                   tags=[], capacity=1, prerequisites=[])
+    draft.delete()
+    events += draft.collect_events()
 
     enrollment = Enrollment(id=enrollment_id, course_id=course.id, student_id=user.id,
                             attempt=1)
@@ -91,6 +123,10 @@ def _domain_events() -> list[Any]:
     enrollment.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
     enrollment.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     enrollment.score_quiz(uuid4(), 7, 10)  # an int score: JSON keeps it an int
+    answers = [{"question_id": "q1", "choices": [1], "text": ""}]
+    enrollment.attempt_quiz(UUID(quiz["quiz_id"]), answers,
+                            grade({**quiz, "title": "Check again"}, answers), 2, "last",
+                            [lesson], [])
     enrollment.complete_lesson(lesson, [lesson])
     events += enrollment.collect_events()
     certificate = Certificate(id=uuid4(), enrollment_id=enrollment_id, course_id=course.id,
@@ -183,7 +219,11 @@ def _expected_type(hint: Any, found: Any) -> Any:
         return {"type": "array", "items": _expected_type(item, None)}
     if typing.get_origin(hint) is dict:
         return {"type": "map", "values": _expected_type(typing.get_args(hint)[1], None)}
-    return {str: "string", int: "int", float: "double"}[hint]
+    args = typing.get_args(hint)
+    if type(None) in args:  # optional: a union with null first, defaulting to null
+        (inner,) = [a for a in args if a is not type(None)]
+        return ["null", _expected_type(inner, None)]
+    return {str: "string", int: "int", float: "double", bool: "boolean"}[hint]
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_CLASSES))

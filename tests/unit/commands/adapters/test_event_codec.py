@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
@@ -16,6 +16,7 @@ from commands.domain.certificate import Certificate
 from commands.domain.course import Course
 from commands.domain.enrollment import Enrollment
 from commands.domain.ids import enrollment_id
+from commands.domain.quiz import grade
 from commands.domain.registry import AGGREGATES, EVENT_CLASSES, EVENT_TYPES
 from commands.domain.user import User
 from commands.domain.workflow import Workflow
@@ -31,6 +32,10 @@ def live_history() -> History:
     instructor = User(id=uuid4(), display_name="Grace", email="grace@example.org", role="student")
     instructor.change_role("instructor")
     student = User(id=uuid4(), display_name="Ada", email="ada@example.org", role="student")
+    student.give_consent("marketing")
+    student.withdraw_consent("marketing")
+    leaver = User(id=uuid4(), display_name="Bob", email="bob@example.org", role="student")
+    leaver.erase("asked by the user")
 
     prerequisite = uuid4()
     course = Course(
@@ -46,6 +51,23 @@ def live_history() -> History:
                       [{"kind": "video", "url": "https://example.org/e.mp4", "seconds": 90}])
     course.add_lesson(module_id, second, "Commands", "intent", [])
     course.revise_lesson(second, "Commands", "intent, revised")
+    extra, moved = uuid4(), uuid4()
+    course.add_module(extra, "Extra")
+    course.add_lesson(extra, moved, "Moved", "", [])
+    course.rename_module(extra, "More")
+    course.reorder_modules([extra, module_id])
+    course.move_lesson(moved, module_id, 1)
+    course.revise_lesson_assets(first, [{"name": "n.md", "url": "https://example.org/n.md"}])
+    course.remove_module(extra)
+    quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": None,
+            "module_id": str(module_id), "pass_mark": 50.0, "max_attempts": 3, "questions": [
+                {"question_id": "q", "kind": "short_answer", "prompt": "What?", "options": [],
+                 "correct": [], "accepted_answers": ["facts"], "points": 2.0}]}
+    course.add_quiz(quiz)
+    course.revise_quiz({**quiz, "pass_mark": 100.0})
+    course.add_quiz({**quiz, "quiz_id": str(uuid4())})
+    course.remove_quiz(list(course.quizzes)[-1])
+    course.set_quiz_rules("last", True)
     failed_workflow = uuid4()
     course.publish(failed_workflow)
     course.revert_to_draft(failed_workflow, "embedding failed")
@@ -63,7 +85,14 @@ def live_history() -> History:
     finished.schedule_reminder(reminder, "inactive", "2026-12-10T00:00:00+00:00")
     finished.fire_reminder(reminder, "2026-12-10T00:00:01+00:00")
     finished.score_quiz(uuid4(), 7.5, 10.0)
-    finished.complete_lesson(first, course.lesson_ids)
+    answers = [{"question_id": "q", "choices": [], "text": "Facts"}]
+    required = [UUID(q) for q in course.required_quiz_ids]
+    finished.attempt_quiz(UUID(quiz["quiz_id"]), answers,
+                          grade(course.quiz(quiz["quiz_id"]), answers), 3, course.score_policy,
+                          course.lesson_ids, required)
+    for lesson in course.lesson_ids:
+        finished.complete_lesson(lesson, course.lesson_ids,
+                                 requirements_met=finished.quizzes_passed(required))
 
     dropout_id = uuid4()
     dropout = Enrollment(id=enrollment_id(course.id, dropout_id), course_id=course.id,
@@ -72,6 +101,10 @@ def live_history() -> History:
     dropout.cancel("changed my mind")
     course.release_seat(dropout.id)
     course.archive()
+    course.restore()
+    draft = Course(id=uuid4(), instructor_id=instructor.id, title="Draft", description="",
+                   tags=[], capacity=1, prerequisites=[])
+    draft.delete()
 
     completed = Workflow(id=workflow, kind="publishing", course_id=course.id,
                          content_version=2)
@@ -103,7 +136,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, hooks]
+                                       preferences, hooks, leaver, draft]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from commands.adapters.avro_contracts import (
@@ -279,3 +280,83 @@ def test_a_batch_read_ahead_is_used_only_where_the_next_read_starts() -> None:
         reader.read_ahead(2)
         reader.discard()
     assert reads == [0, 2, 4, 0, 2]
+
+
+# -- events Kafka cannot take ------------------------------------------------------------------
+class LimitedProducer(RecordingProducer):
+    """Refuses a message over `limit` bytes at produce, as librdkafka does."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.full_once = False
+        self.limit = limit
+
+    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: object,
+                headers: list[tuple[str, bytes]]) -> None:
+        if len(value) > self.limit:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        super().produce(topic, value, key, on_delivery=on_delivery, headers=headers)
+
+
+def large_and_small(registry: MockRegistry) -> tuple[Relay, StoredEvent, StoredEvent]:
+    relay = Relay(Settings(), RelayConfig(topic_prefix="t",
+                                          producer_overrides={"message.max.bytes": 5_000}))
+    relay._encoder = EventEncoder(registry)
+    big = stored(position=1, module_id=str(uuid4()), title="x" * 20_000, index=0)
+    return relay, big, stored(position=2)
+
+
+def test_an_event_larger_than_kafka_takes_goes_to_the_dead_letters_by_reference() -> None:
+    registry = MockRegistry({"url": "mock://relay"})
+    relay, big, small = large_and_small(registry)
+    producer = LimitedProducer(limit=1_000_000)  # the relay's own limit catches it first
+
+    sent = relay._send(producer, [row_of(big), row_of(small)])  # type: ignore[arg-type]
+
+    assert sent.last_position == 2 and sent.topics == {"t.relay.dlq": 1, "t.course": 1}
+    (dlq, letter, key, headers), (topic, value, _, _) = producer.sent
+    assert dlq == "t.relay.dlq" and key == str(big.aggregate_id).encode()
+    body = json.loads(letter)
+    assert body["kind"] == "undeliverable" and body["bytes"] > 20_000
+    assert body["event"]["position"] == 1 and body["event"]["event_id"] == str(big.event_id)
+    assert len(letter) < 1_000  # a reference: the store keeps the event itself
+    assert b"too large" in dict(headers)["reason"]
+    assert EventDecoder(registry).decode_event(value, topic) == small
+
+
+def test_a_message_the_producer_refuses_as_too_large_is_dead_lettered_not_fatal() -> None:
+    registry = MockRegistry({"url": "mock://relay"})
+    relay, big, small = large_and_small(registry)
+    relay.config = RelayConfig(topic_prefix="t")  # its own check passes; librdkafka refuses
+    producer = LimitedProducer(limit=10_000)
+
+    sent = relay._send(producer, [row_of(big), row_of(small)])  # type: ignore[arg-type]
+
+    assert [topic for topic, *_ in producer.sent] == ["t.relay.dlq", "t.course"]
+    assert sent.outstanding == 2
+    assert b"Message size too large" in dict(producer.sent[0][3])["reason"] or \
+        b"MSG_SIZE_TOO_LARGE" in dict(producer.sent[0][3])["reason"]
+
+
+def test_an_event_the_broker_refused_for_good_is_dead_lettered_when_sent_again() -> None:
+    registry = MockRegistry({"url": "mock://relay"})
+    relay, big, small = large_and_small(registry)
+    relay.config = RelayConfig(topic_prefix="t")
+    first = RecordingProducer()
+    first.full_once = False
+    batch = relay._send(first, [row_of(small)])  # type: ignore[arg-type]
+
+    class Refused:
+        def headers(self) -> list[tuple[str, bytes]]:
+            return [("event_id", str(small.event_id).encode())]
+
+    batch.on_delivery(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), Refused())
+    with pytest.raises(DeliveryFailed):
+        relay._settle(FakeConnection(), first, deque([batch]), keep=0)  # type: ignore[arg-type]
+
+    again = RecordingProducer()
+    again.full_once = False
+    relay._send(again, [row_of(small)])  # type: ignore[arg-type]
+    assert [topic for topic, *_ in again.sent] == ["t.relay.dlq"]
+    relay._send(again, [row_of(small)])  # type: ignore[arg-type]
+    assert [topic for topic, *_ in again.sent][-1] == "t.course"  # dead-lettered once only

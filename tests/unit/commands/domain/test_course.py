@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
@@ -10,6 +11,11 @@ import pytest
 
 from commands.domain.course import ARCHIVED, DRAFT, PUBLISHED, READY, Course
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
+from commands.domain.limits import (
+    MAX_COURSE_CONTENT_CHARS,
+    MAX_LESSONS_PER_COURSE,
+    MAX_MODULES_PER_COURSE,
+)
 
 Command = Callable[[Course], object]
 
@@ -99,7 +105,13 @@ def test_the_lifecycle_runs_draft_published_ready_archived() -> None:
     assert (recorded(course), course.status) == (["course.archived"], ARCHIVED)
 
 
-def test_published_records_a_snapshot_of_the_lessons_in_course_order() -> None:
+def reference(lesson_id: UUID, module_id: UUID, title: str, text: str) -> dict[str, object]:
+    return {"lesson_id": str(lesson_id), "module_id": str(module_id), "title": title,
+            "content": None, "content_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "content_length": len(text)}
+
+
+def test_published_records_the_lessons_in_course_order_with_their_text_by_reference() -> None:
     course = given_draft()
     basics, advanced = uuid4(), uuid4()
     first, second, third = uuid4(), uuid4(), uuid4()
@@ -114,12 +126,39 @@ def test_published_records_a_snapshot_of_the_lessons_in_course_order() -> None:
 
     (published,) = course.collect_events()
     assert published.lessons == [
-        {"lesson_id": str(first), "module_id": str(basics), "title": "Events", "content": "facts"},
-        {"lesson_id": str(second), "module_id": str(basics), "title": "Commands",
-         "content": "intent"},
-        {"lesson_id": str(third), "module_id": str(advanced), "title": "Projections",
-         "content": "fold"},
+        reference(first, basics, "Events", "facts"),
+        reference(second, basics, "Commands", "intent"),
+        reference(third, advanced, "Projections", "fold"),
     ]
+
+
+def test_a_course_cannot_grow_past_its_limits() -> None:
+    """Its events must fit in Kafka: the lessons' text together, the lessons, the modules."""
+    course = given_draft(lessons=1)
+    module = first_module(course)
+    big = "x" * 100_000
+    for n in range(MAX_COURSE_CONTENT_CHARS // len(big) - 1):
+        course.add_lesson(module, uuid4(), f"L{n}", big, [])
+    course.collect_events()
+
+    with pytest.raises(RuleViolated) as refused:
+        course.add_lesson(module, uuid4(), "One too many", big, [])
+    assert refused.value.code == "course.too_large"
+    assert refused.value.details["limit"] == MAX_COURSE_CONTENT_CHARS
+    with pytest.raises(RuleViolated):
+        course.revise_lesson(course.lesson_ids[-1], "Longer", big + "x" * 100_000)
+    assert recorded(course) == []
+
+    many = given_draft()
+    for _ in range(MAX_MODULES_PER_COURSE):
+        many.add_module(uuid4(), "M")
+    with pytest.raises(RuleViolated) as refused:
+        many.add_module(uuid4(), "One too many")
+    assert refused.value.details["limit"] == MAX_MODULES_PER_COURSE
+    for _ in range(MAX_LESSONS_PER_COURSE):
+        many.add_lesson(first_module(many), uuid4(), "L", "", [])
+    with pytest.raises(RuleViolated):
+        many.add_lesson(first_module(many), uuid4(), "One too many", "", [])
 
 
 @pytest.mark.parametrize("modules", [0, 1], ids=["no module", "empty module"])
@@ -420,6 +459,22 @@ def test_a_module_is_added_once() -> None:
     assert recorded(course) == []
 
 
+def test_the_same_module_or_lesson_added_again_is_a_no_op() -> None:
+    """A client retrying after a timeout: the addition already took effect."""
+    course = given_draft(lessons=1)
+    module, lesson = first_module(course), course.lesson_ids[0]
+    added = course.lessons[lesson]
+
+    course.add_module(module, course.module_titles[module])
+    course.add_lesson(added["module_id"], lesson, added["title"], added["content"],
+                      added["assets"])
+
+    assert recorded(course) == []
+    with pytest.raises(Conflict) as refused:
+        course.add_lesson(added["module_id"], lesson, added["title"], "other text", [])
+    assert refused.value.code == "course.lesson_exists"
+
+
 def test_a_lesson_goes_into_an_existing_module() -> None:
     course = given_draft()
 
@@ -565,6 +620,28 @@ def with_seat(course: Course) -> Course:
     return course
 
 
+def a_quiz(course: Course) -> dict[str, object]:
+    return {"quiz_id": "8b0e7e5e-0000-4000-8000-000000000001", "title": "Check",
+            "lesson_id": str(next(iter(course.lessons))), "module_id": None,
+            "pass_mark": 50.0, "max_attempts": 0, "questions": [
+                {"question_id": "q", "kind": "multiple_choice", "prompt": "?",
+                 "options": ["a", "b"], "correct": [0], "accepted_answers": [],
+                 "points": 1.0}]}
+
+
+def with_quiz(course: Course) -> Course:
+    course.add_quiz(a_quiz(course))
+    course.collect_events()
+    return course
+
+
+def with_two_modules() -> Course:
+    course = given_published(lessons=2)
+    course.add_module(uuid4(), "Second")
+    course.collect_events()
+    return course
+
+
 FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "revise details": (given_published, DETAIL_EDITS["revise details"]),
     "change capacity": (given_published, DETAIL_EDITS["change capacity"]),
@@ -580,6 +657,21 @@ FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "reserve seat": (given_published, lambda c: c.reserve_seat(uuid4(), uuid4())),
     "release seat": (lambda: with_seat(given_published()),
                      lambda c: c.release_seat(next(iter(c.seats)))),
+    "rename module": (given_published, lambda c: c.rename_module(first_module(c), "New")),
+    "remove module": (given_published, lambda c: c.remove_module(first_module(c))),
+    "reorder modules": (with_two_modules, lambda c: c.reorder_modules(list(c.modules)[::-1])),
+    "move lesson": (lambda: given_published(lessons=2),
+                    lambda c: c.move_lesson(c.lesson_ids[1], first_module(c), 0)),
+    "revise assets": (given_published, lambda c: c.revise_lesson_assets(
+        c.lesson_ids[0], [{"name": "a", "url": "https://x.test/a"}])),
+    "add quiz": (given_published, lambda c: c.add_quiz(a_quiz(c))),
+    "revise quiz": (lambda: with_quiz(given_published()),
+                    lambda c: c.revise_quiz({**a_quiz(c), "title": "Again"})),
+    "remove quiz": (lambda: with_quiz(given_published()),
+                    lambda c: c.remove_quiz(str(a_quiz(c)["quiz_id"]))),
+    "set quiz rules": (given_published, lambda c: c.set_quiz_rules("last", True)),
+    "restore": (given_archived, lambda c: c.restore()),
+    "delete": (given_draft, lambda c: c.delete()),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from commands.domain.enrollment import ACTIVE, CANCELLED, COMPLETED, PENDING, Enrollment
 from commands.domain.errors import Conflict, NotFound, RuleViolated
 from commands.domain.ids import enrollment_id
+from commands.domain.quiz import Grade
 
 Command = Callable[[Enrollment], object]
 
@@ -146,7 +148,6 @@ def test_cancelling_twice_records_one_event() -> None:
 
 
 INVALID_TRANSITIONS: list[tuple[str, str, Command]] = [
-    (COMPLETED, "activate", lambda e: e.activate()),
     (CANCELLED, "activate", lambda e: e.activate()),
     (PENDING, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
     (COMPLETED, "complete lesson", lambda e: e.complete_lesson(uuid4(), [uuid4()])),
@@ -170,6 +171,36 @@ def test_an_invalid_transition_is_refused(state: str, command: Command) -> None:
     assert refused.value.code == "enrollment.invalid_transition"
     assert refused.value.details == {"state": state}
     assert (recorded(enrollment), enrollment.state) == ([], state)
+
+
+# -- retries: a command that already took effect is a no-op, not a conflict --------------------
+def test_completing_the_last_lesson_again_after_completion_is_a_no_op() -> None:
+    lessons = [uuid4(), uuid4()]
+    enrollment = given(COMPLETED, lessons)
+
+    enrollment.complete_lesson(lessons[-1], lessons)  # a client retrying after a timeout
+    enrollment.complete_lesson(lessons[0], lessons)
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_activating_again_once_completed_is_a_no_op() -> None:
+    enrollment = given(COMPLETED)
+
+    enrollment.activate()
+
+    assert (recorded(enrollment), enrollment.state) == ([], COMPLETED)
+
+
+def test_the_same_quiz_result_again_records_nothing() -> None:
+    enrollment = given(ACTIVE)
+    quiz = uuid4()
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+    recorded(enrollment)
+
+    enrollment.score_quiz(quiz, 3.0, 4.0)
+
+    assert (recorded(enrollment), enrollment.quiz_scores) == ([], {quiz: 0.75})
 
 
 # -- quizzes -----------------------------------------------------------------------------------
@@ -242,6 +273,9 @@ FORKED_COMMANDS: dict[str, tuple[str, Command]] = {
     "progress": (ACTIVE, finish_one_of_two_lessons),
     "complete": (ACTIVE, finish_the_only_lesson),
     "score quiz": (ACTIVE, lambda e: e.score_quiz(uuid4(), 1.0, 2.0)),
+    "attempt quiz": (ACTIVE, lambda e: e.attempt_quiz(
+        uuid4(), [], Grade(score=1.0, max_score=2.0, passed=False, correct=()), 0, "best",
+        [uuid4()], [])),
     "cancel": (ACTIVE, lambda e: e.cancel("changed my mind")),
 }
 
@@ -268,3 +302,49 @@ def test_the_fork_cases_cover_every_enrollment_event() -> None:
         produced.update(recorded(fork))
 
     assert produced == set(Enrollment.event_classes()) - {"enrollment.created"}
+
+
+# -- quizzes graded by the server -----------------------------------------------------------------
+def _graded(score: float, passed: bool) -> Any:
+    return Grade(score=score, max_score=4.0, passed=passed, correct=())
+
+
+def test_attempts_are_limited_and_the_best_score_counts() -> None:
+    enrollment = Enrollment(id=uuid4(), course_id=uuid4(), student_id=uuid4())
+    enrollment.activate()
+    lesson, quiz = uuid4(), uuid4()
+    enrollment.collect_events()
+
+    enrollment.attempt_quiz(quiz, [], _graded(3.0, True), 2, "best", [lesson], [])
+    enrollment.attempt_quiz(quiz, [], _graded(1.0, False), 2, "best", [lesson], [])
+    with pytest.raises(Conflict) as spent:
+        enrollment.attempt_quiz(quiz, [], _graded(4.0, True), 2, "best", [lesson], [])
+
+    assert spent.value.code == "quiz.attempts_exhausted"
+    assert [type(e).__name__ for e in enrollment.collect_events()] == [
+        "QuizAttempted", "QuizScored", "QuizAttempted"]
+    assert enrollment.quiz_scores[quiz] == 0.75
+    assert enrollment.passed_quizzes == {quiz}
+
+
+def test_with_the_last_policy_the_latest_attempt_counts() -> None:
+    enrollment = Enrollment(id=uuid4(), course_id=uuid4(), student_id=uuid4())
+    enrollment.activate()
+    quiz = uuid4()
+    enrollment.attempt_quiz(quiz, [], _graded(4.0, True), 0, "last", [uuid4()], [])
+    enrollment.attempt_quiz(quiz, [], _graded(1.0, False), 0, "last", [uuid4()], [])
+    assert enrollment.quiz_scores[quiz] == 0.25
+
+
+def test_a_required_quiz_gates_completion_and_passing_it_completes() -> None:
+    enrollment = Enrollment(id=uuid4(), course_id=uuid4(), student_id=uuid4())
+    enrollment.activate()
+    lesson, quiz = uuid4(), uuid4()
+
+    enrollment.complete_lesson(lesson, [lesson],
+                               requirements_met=enrollment.quizzes_passed([quiz]))
+    assert enrollment.state == ACTIVE
+    enrollment.attempt_quiz(quiz, [], _graded(1.0, False), 0, "best", [lesson], [quiz])
+    assert enrollment.state == ACTIVE
+    enrollment.attempt_quiz(quiz, [], _graded(3.0, True), 0, "best", [lesson], [quiz])
+    assert enrollment.state == COMPLETED

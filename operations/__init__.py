@@ -1,0 +1,1 @@
+"""Operations: what operators watch and act on (platform metrics, the console, faults)."""

@@ -1,0 +1,60 @@
+"""One trace per command: the command API's request, the relay's publication and the
+worker's projection of its event are spans of one trace in Zipkin, and the query API's read
+waiting on the consistency token joins the trace the client sends."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import httpx
+import pytest
+
+from infra import stack as local_stack
+from infra.stack import APP_CLASSES
+from smartcourse.settings import Settings
+from tests.support.command_client import CommandClient
+
+pytestmark = pytest.mark.integration
+DEADLINE = 60.0
+
+
+def services_in(zipkin: str, trace_id: str, wanted: set[str]) -> set[str]:
+    """The services with spans in the trace, once all `wanted` are there (bounded poll:
+    spans are exported in batches)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        answer = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
+        found = ({span["localEndpoint"]["serviceName"] for span in answer.json()}
+                 if answer.status_code == 200 else set())
+        if wanted <= found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)  # the processes export every few seconds
+
+
+def test_a_command_is_one_trace_across_api_relay_and_worker(stack: Settings) -> None:
+    local_stack.up(stack, ["zipkin"])
+    local_stack.up(stack, None, APP_CLASSES)
+    command_api = f"http://{stack.host}:{stack.command_api_port}"
+    query_api = f"http://{stack.host}:{stack.query_api_port}"
+    zipkin = f"http://{stack.host}:{stack.zipkin_port}"
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+    instructor = CommandClient(command_api, role="instructor")
+    created = instructor.post("/courses", {"title": "Traced", "capacity": 5},
+                              traceparent=traceparent)
+    assert created.status_code == 201, created.text
+    course_id, position = created.json()["course_id"], created.json()["position"]
+    read = httpx.get(f"{query_api}/courses/{course_id}", timeout=30,
+                     headers={**instructor.headers, "X-Consistency-Token": str(position),
+                              "traceparent": traceparent})
+    assert read.status_code == 200, read.text
+
+    wanted = {"command-api", "relay", stack.worker_app_id, "query-api"}
+    assert services_in(zipkin, trace_id, wanted) >= wanted
+    spans = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10).json()
+    names = {span["name"] for span in spans}
+    assert "relay publish course.created" in names
+    assert "read_your_writes wait" in names
+    assert any(name.startswith("project ") for name in names)
