@@ -377,3 +377,17 @@ class NotifyAboutEnrollment:
     notification_id: UUID
     enrollment_id: UUID
     template: str
+
+
+@dataclass(frozen=True)
+class RegisterWebhook:
+    """An outgoing webhook (admins): the URL gets the named templates' notifications."""
+
+    webhook_id: UUID
+    url: str
+    templates: list[str]
+
+
+@dataclass(frozen=True)
+class RemoveWebhook:
+    webhook_id: UUID

@@ -5,6 +5,8 @@ preference commands (unsubscribe, locale) here too: they are the notifications' 
 
 from __future__ import annotations
 
+from uuid import uuid5
+
 from commands import messages as m
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
@@ -16,6 +18,8 @@ from commands.unit_of_work import CommandResult, UnitOfWork
 from notifications.consent import consent_allows
 from notifications.domain.notification import Notification
 from notifications.domain.preferences import NotificationPreferences
+from notifications.domain.webhooks import REGISTRY_ID as WEBHOOKS
+from notifications.domain.webhooks import Webhooks
 
 
 def _system(actor: m.Actor) -> None:
@@ -111,9 +115,36 @@ async def notify_about_enrollment(cmd: m.NotifyAboutEnrollment, actor: m.Actor,
                  "student_name": student.display_name if student is not None else ""}
     if cmd.template == "certificate":
         variables["certificate_id"] = str(certificate_id(enrollment.id))
+    category = CATEGORY.get(cmd.template, cmd.template)
+    webhooks = await uow.find(Webhooks, WEBHOOKS)
+    for webhook_id, url in webhooks.subscribed(cmd.template) if webhooks else []:
+        uow.add(Notification(
+            id=uuid5(cmd.notification_id, f"webhook:{webhook_id}"), user_id=enrollment.student_id,
+            template=cmd.template, channel="webhook", address=url, locale="en",
+            category=category, variables={**variables, "webhook_id": str(webhook_id)}))
     request = m.RequestNotification(cmd.notification_id, enrollment.student_id, cmd.template,
-                                    CATEGORY.get(cmd.template, cmd.template), variables)
+                                    category, variables)
     return await request_notification(request, actor, uow)
+
+
+async def register_webhook(cmd: m.RegisterWebhook, actor: m.Actor,
+                           uow: UnitOfWork) -> CommandResult:
+    if actor.role != "admin" and actor.role != "system":
+        raise Forbidden("only admins register webhooks", "auth.role_required")
+    registry = await uow.find(Webhooks, WEBHOOKS)
+    if registry is None:
+        registry = Webhooks(id=WEBHOOKS)
+        uow.add(registry)
+    registry.register(cmd.webhook_id, cmd.url, list(cmd.templates))
+    return await uow.commit(registry)
+
+
+async def remove_webhook(cmd: m.RemoveWebhook, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
+    if actor.role != "admin" and actor.role != "system":
+        raise Forbidden("only admins remove webhooks", "auth.role_required")
+    registry = await uow.get(Webhooks, WEBHOOKS)
+    registry.remove(cmd.webhook_id)
+    return await uow.commit(registry)
 
 
 async def record_notification_sent(cmd: m.RecordNotificationSent, actor: m.Actor,
@@ -168,6 +199,8 @@ HANDLERS = {
     m.IssueCertificate: issue_certificate,
     m.RequestNotification: request_notification,
     m.NotifyAboutEnrollment: notify_about_enrollment,
+    m.RegisterWebhook: register_webhook,
+    m.RemoveWebhook: remove_webhook,
     m.RecordNotificationSent: record_notification_sent,
     m.RecordNotificationFailed: record_notification_failed,
     m.Unsubscribe: unsubscribe,

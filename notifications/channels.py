@@ -15,6 +15,7 @@ import hmac
 import json
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -121,23 +122,29 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
+WEBHOOK_HEADER = "X-SmartCourse-Webhook"
+
+
 @dataclass
 class WebhookChannel:
-    """Posts to one registered URL; 2xx is delivered, 5xx/429/network retried, other 4xx not."""
+    """Posts to the registered URL a notification names (its address); 2xx is delivered,
+    5xx/429/network errors are retried, other 4xx are not. Signed with the webhook's secret
+    (`secret_of(webhook id)`)."""
 
-    url: str
-    secret: str
-    client: httpx.AsyncClient
+    secret_of: Callable[[str], str]
+    timeout: float = 10.0
     name: str = "webhook"
 
     async def send(self, outgoing: Outgoing) -> str:
         body = json.dumps(self.payload(outgoing), sort_keys=True).encode()
         timestamp = int(time.time())
+        secret = self.secret_of(outgoing.headers[WEBHOOK_HEADER])
         headers = {"content-type": "application/json",
-                   "X-SmartCourse-Signature": webhook_signature(self.secret, timestamp, body),
+                   "X-SmartCourse-Signature": webhook_signature(secret, timestamp, body),
                    "X-SmartCourse-Delivery": outgoing.notification_id}
         try:
-            reply = await self.client.post(self.url, content=body, headers=headers)
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                reply = await client.post(outgoing.address, content=body, headers=headers)
         except httpx.TransportError as error:
             raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
         if reply.status_code >= 500 or reply.status_code == 429:

@@ -33,3 +33,9 @@ def read_unsubscribe_token(secret: str, token: str) -> tuple[UUID, str] | None:
         return UUID(user), category
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def webhook_secret(secret: str, webhook_id: UUID) -> str:
+    """The signing secret of one webhook, derived (so never stored)."""
+    return hmac.new(secret.encode(), f"smartcourse:webhook:{webhook_id}".encode(),
+                    hashlib.sha256).hexdigest()

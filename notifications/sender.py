@@ -31,7 +31,13 @@ from psycopg_pool import AsyncConnectionPool
 from commands.adapters.event_store import StoredEvent
 from commands.bus import CommandBus
 from commands.messages import Actor, RecordNotificationFailed, RecordNotificationSent
-from notifications.channels import Channel, DeliveryFailed, Outgoing, Undeliverable
+from notifications.channels import (
+    WEBHOOK_HEADER,
+    Channel,
+    DeliveryFailed,
+    Outgoing,
+    Undeliverable,
+)
 from notifications.links import unsubscribe_token
 from notifications.rendering import render
 from privacy.sealing import ERASED
@@ -144,8 +150,11 @@ class NotificationSender:
             return await self._failed(event, 0, f"template: {type(error).__name__}: {error}")
         if channel is None:
             return await self._failed(event, 0, f"no channel {p['channel']!r}")
+        headers = {"X-SmartCourse-Template": p["template"]}
+        if "webhook_id" in variables:
+            headers[WEBHOOK_HEADER] = variables["webhook_id"]
         outgoing = Outgoing(str(event.aggregate_id), p["address"], message, unsubscribe,
-                            {"X-SmartCourse-Template": p["template"]})
+                            headers)
         if not await self._claim(event.aggregate_id):
             confirm = getattr(channel, "confirm", None)
             delivered = await confirm(outgoing) if confirm is not None else None

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
-from notifications.channels import EmailChannel
+from notifications.channels import EmailChannel, WebhookChannel
+from notifications.links import webhook_secret
 from notifications.sender import Links, NotificationSender, Retry, ensure_notification_schema
 from smartcourse.bootstrap import WriteSide, link_secret, open_write_side
 from smartcourse.settings import Settings
@@ -32,16 +34,19 @@ def email_channel(settings: Settings) -> EmailChannel:
 @asynccontextmanager
 async def open_processes(settings: Settings, retry: Retry | None = None
                          ) -> AsyncIterator[Processes]:
+    secret = link_secret(settings)  # signs unsubscribe links and derives webhook secrets
     side = await open_write_side(settings)
     try:
         await ensure_workflow_schema(side.pool)
         await ensure_notification_schema(side.pool)
         workflow = EnrollmentWorkflow(
             side.bus, side.pool, timedelta(days=settings.reminder_inactive_days),
-            Backoff(attempts=settings.enrollment_step_attempts))
+            Backoff(attempts=settings.enrollment_step_attempts), redis=side.redis)
         sender = NotificationSender(
-            side.bus, side.pool, {"email": email_channel(settings)},
-            Links(link_secret(settings), settings.public_query_url, settings.public_command_url),
+            side.bus, side.pool, {
+                "email": email_channel(settings),
+                "webhook": WebhookChannel(lambda hook: webhook_secret(secret, UUID(hook)))},
+            Links(secret, settings.public_query_url, settings.public_command_url),
             SYSTEM, retry or Retry(settings.notification_attempts,
                                    settings.notification_retry_base_delay,
                                    settings.notification_retry_max_delay))

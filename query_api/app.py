@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await watcher.start()
         app.state.pool, app.state.watcher = pool, watcher
         app.state.identity = identity_for_reads(settings, keyring, pool)
+        # The progress snapshots (projections/progress_snapshot.py); no connection until used.
+        app.state.redis = aioredis.Redis.from_url(settings.redis_url)
         platform = PlatformCollector(settings, (settings.worker_app_id,
                                                 settings.analytics_worker_app_id,
                                                 settings.workflow_worker_app_id))
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.redis.aclose()
             REGISTRY.unregister(platform)
             await close_searches()
             await watcher.stop()

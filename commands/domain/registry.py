@@ -12,10 +12,11 @@ from commands.domain.user import User
 from commands.domain.workflow import Workflow
 from notifications.domain.notification import Notification
 from notifications.domain.preferences import NotificationPreferences
+from notifications.domain.webhooks import Webhooks
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
     cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Certificate, Notification,
-                                   NotificationPreferences, Thread, EmailClaim)
+                                   NotificationPreferences, Thread, EmailClaim, Webhooks)
 }
 
 EVENT_CLASSES: dict[str, type] = {

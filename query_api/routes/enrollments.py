@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from commands.domain.errors import NotFound
+from projections import progress_snapshot
 from query_api import access
 from query_api.deps import CurrentUser, EnrollmentReader, Reader, StudentSelf, reading
 from query_api.models import Enrollment, EnrollmentState, read_responses
@@ -63,11 +64,29 @@ ProgressReader = Annotated[Reader, Depends(reading("enrollment_progress", "stude
 
 
 @router.get("/enrollments/{enrollment_id}/progress", responses=read_responses(401, 403, 404))
-async def get_enrollment_progress(enrollment_id: UUID, user: CurrentUser,
-                                  read: ProgressReader) -> EnrollmentProgress:
-    """The enrollment workflow's step and every lesson's status (its student or admins)."""
+async def get_enrollment_progress(enrollment_id: UUID, user: CurrentUser, request: Request,
+                                  response: Response, read: ProgressReader,
+                                  source: Literal["snapshot", "database"] = "snapshot",
+                                  ) -> EnrollmentProgress:
+    """The enrollment workflow's step and every lesson's status (its student or admins).
+
+    Without a consistency token it answers from the Redis snapshot when there is one
+    (`X-Progress-Source: snapshot`); with a token, with `source=database`, or without a
+    snapshot, from PostgreSQL (the truth)."""
+    snapshot = None
+    if read.token is None and source == "snapshot":
+        snapshot = progress_snapshot.read(
+            await request.app.state.redis.hgetall(progress_snapshot.key(enrollment_id)))
     async with read() as snap:
         found = await enrollments.get_enrollment(snap.conn, enrollment_id)
+        if snapshot is not None and found is not None:
+            access.ensure_self_or_admin(user, found.student_id, "enrollments")
+            response.headers["X-Progress-Source"] = "snapshot"
+            return EnrollmentProgress(enrollment_id=enrollment_id, step=snapshot["step"],
+                                      total_lessons=snapshot["total_lessons"], lessons=[
+                                          LessonProgress(completed_at=None, **lesson)
+                                          for lesson in snapshot["lessons"]])
+        response.headers["X-Progress-Source"] = "database"
         head = await (await snap.conn.execute(
             "SELECT step, total_lessons FROM read_models.enrollment_progress"
             " WHERE enrollment_id = %s", [enrollment_id])).fetchone()

@@ -37,6 +37,7 @@ from commands.bus import CommandBus
 from commands.domain.errors import ConcurrencyConflict, SmartCourseError
 from commands.domain.ids import NAMESPACE
 from commands.messages import Actor, FireReminder
+from projections import progress_snapshot
 from streams.workflows.enrollment import KINDS, Backoff, decide
 
 log = logging.getLogger("smartcourse.workflows.enrollment")
@@ -78,14 +79,16 @@ class EnrollmentWorkflow:
     actor: Actor = SYSTEM
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
+    redis: Any = None  # the progress snapshot's store (projections/progress_snapshot.py)
 
     async def handle_all(self, events: Iterable[StoredEvent]) -> int:
         """Handle a batch: per aggregate in order, aggregates concurrently. Returns how many
         events asked for something."""
         by_aggregate: dict[Any, list[StoredEvent]] = defaultdict(list)
         for event in events:
-            if event.event_type in KINDS or event.event_type.startswith("enrollment.reminder_") \
-                    or event.event_type in ENDED:
+            kind = event.event_type
+            if kind in KINDS or kind in ENDED or kind in progress_snapshot.KINDS \
+                    or kind.startswith("enrollment.reminder_"):
                 by_aggregate[event.aggregate_id].append(event)
         counts = await asyncio.gather(*(self._in_order(chain) for chain in by_aggregate.values()))
         return sum(counts)
@@ -94,6 +97,8 @@ class EnrollmentWorkflow:
         handled = 0
         for event in chain:
             await self._keep_timers(event)
+            if self.redis is not None:
+                await progress_snapshot.keep(self.redis, event)
             steps = decide(event, self.inactive_after)
             for step in steps:
                 await self._carry_out(step.command, step.undo, event)

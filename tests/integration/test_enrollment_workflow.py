@@ -24,7 +24,8 @@ from commands.adapters.event_store import COLUMNS, StoredEvent
 from infra import stack as local_stack
 from notifications.sender import Retry
 from notifications.wiring import open_processes
-from smartcourse.bootstrap import open_write_side
+from projections import progress_snapshot
+from smartcourse.bootstrap import link_secret, open_write_side
 from smartcourse.settings import Settings
 from tests.support.mailpit import Mailbox
 
@@ -107,6 +108,10 @@ def test_enroll_activates_welcomes_once_and_reminds_once(own: Settings) -> None:
             assert initialised.payload["lesson_ids"] == [str(lesson) for lesson in lessons]
             (welcome,) = Mailbox(own.mailpit_url).wait_for(email)
             assert welcome["Subject"] == "Welcome to Streams in practice"
+            snapshot = progress_snapshot.read(
+                await p.side.redis.hgetall(progress_snapshot.key(eid)))
+            assert snapshot == {"step": "ACTIVE", "total_lessons": 2, "lessons": [
+                {"lesson_id": str(lesson), "status": "NOT_STARTED"} for lesson in lessons]}
 
             # A redelivery of everything sends nothing again.
             await p.workflow.handle_all(seen)
@@ -260,3 +265,54 @@ def test_a_send_interrupted_before_its_receipt_is_confirmed_not_repeated(own: Se
             assert len(Mailbox(own.mailpit_url).to(email)) == 1
 
     run(scenario())
+
+
+def test_a_registered_webhook_gets_the_welcome_signed_and_retried(own: Settings) -> None:
+    """A real HTTP receiver on loopback: it answers 503 once (retried), then 200; the body's
+    signature verifies with the secret derived for the webhook."""
+    import hashlib
+    import hmac
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from notifications.links import webhook_secret
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(503 if len(received) == 1 else 200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = uuid4()
+
+    async def scenario() -> None:
+        async with open_processes(own, Retry(attempts=5, base_delay=0.1, max_delay=0.5)) as p:
+            await p.side.bus.execute(m.RegisterWebhook(
+                hook, f"http://127.0.0.1:{server.server_port}/in", ["welcome"]), SYSTEM)
+            course, _ = await published_course(p.side.bus)
+            fay, _ = await student(p.side.bus, "Fay")
+            start = events_after(own, 0)[-1].position
+            await p.side.bus.execute(m.EnrollStudent(course, fay.user_id), fay)
+            await drive(p, own, start)
+            await p.side.bus.execute(m.RemoveWebhook(hook), SYSTEM)
+
+    try:
+        run(scenario())
+    finally:
+        server.shutdown()
+    assert len(received) == 2  # the 503, then the delivery
+    headers, body = received[-1]
+    stamp, signature = headers["X-SmartCourse-Signature"].split(",")
+    timestamp = stamp.removeprefix("t=")
+    secret = webhook_secret(link_secret(own), hook).encode()
+    expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert signature == f"v1={expected}"
+    assert b"Welcome to Streams in practice" in body

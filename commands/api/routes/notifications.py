@@ -4,17 +4,17 @@ link is signed), and the signed-in user's own preferences."""
 from __future__ import annotations
 
 from typing import Literal
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, HttpUrl
 
 from commands import messages as m
 from commands.api.execution import CommandRunner, Commands
 from commands.domain.errors import RuleViolated
 from commands.domain.ids import NAMESPACE
 from commands.unit_of_work import CommandResult
-from notifications.links import read_unsubscribe_token
+from notifications.links import read_unsubscribe_token, webhook_secret
 
 router = APIRouter(tags=["notifications"])
 Category = Literal["welcome", "reminder", "certificate", "all"]
@@ -31,8 +31,11 @@ class PreferenceBody(BaseModel):
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
-@router.api_route("/unsubscribe", methods=["GET", "POST"],
-                  responses={422: {"description": "the link is not genuine"}})
+LINK_ERRORS = {422: {"description": "the link is not genuine"}}
+
+
+@router.get("/unsubscribe", responses=LINK_ERRORS, operation_id="unsubscribe_by_link")
+@router.post("/unsubscribe", responses=LINK_ERRORS, operation_id="unsubscribe_by_link_post")
 async def unsubscribe_by_link(request: Request, token: str = Query(max_length=512)):
     """One click (GET from the message, or POST as RFC 8058's List-Unsubscribe-Post)."""
     found = read_unsubscribe_token(request.app.state.link_secret, token)
@@ -57,3 +60,30 @@ async def change_preferences(user_id: UUID, body: PreferenceBody, commands: Comm
     if last is None:
         raise RuleViolated("nothing to change", "preferences.empty")
     return last
+
+
+Template = Literal["welcome", "reminder", "certificate"]
+
+
+class WebhookBody(BaseModel):
+    url: HttpUrl
+    templates: list[Template] = Field(min_length=1)
+
+
+@router.post("/webhooks", status_code=201, responses={403: {"description": "admins only"}})
+async def register_webhook(body: WebhookBody, request: Request, commands: Commands):
+    """Register an outgoing webhook (admins). The answer carries its signing secret, once:
+    each delivery is signed `X-SmartCourse-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+    "<t>.<body>">`."""
+    webhook_id = uuid4()
+    secret = webhook_secret(request.app.state.link_secret, webhook_id)
+    return await commands.run(
+        m.RegisterWebhook(webhook_id, str(body.url), list(body.templates)),
+        lambda r: {"webhook_id": str(webhook_id), "secret": secret}, status_code=201)
+
+
+@router.delete("/webhooks/{webhook_id}", responses={403: {"description": "admins only"},
+                                                     404: {"description": "no such webhook"}})
+async def remove_webhook(webhook_id: UUID, commands: Commands):
+    return await commands.run(m.RemoveWebhook(webhook_id),
+                              lambda r: {"webhook_id": str(webhook_id), "removed": r.changed})

@@ -675,3 +675,57 @@ async def test_progress_is_recorded_per_lesson_until_the_course_is_completed() -
         ("enrollment.progressed", 1, 2), ("enrollment.progressed", 2, 2),
         ("enrollment.completed", None, None),
     ]
+
+
+
+# -- notifications -----------------------------------------------------------------------------
+@run
+async def test_a_welcome_goes_to_the_student_and_to_every_webhook_subscribed_to_it() -> None:
+    from commands.domain.ids import notification_id
+    from notifications.domain.notification import Notification
+
+    platform, student, admin = Platform(), person("student"), person("admin")
+    course = await platform.course(person("instructor"))
+    await platform.do(m.RegisterUser(student.user_id, "Ada", "ada@example.org", "student"),
+                      student)
+    hook, other = uuid4(), uuid4()
+    with pytest.raises(Forbidden):
+        await platform.do(m.RegisterWebhook(hook, "https://h.example/a", ["welcome"]), student)
+    await platform.do(m.RegisterWebhook(hook, "https://h.example/a", ["welcome"]), admin)
+    await platform.do(m.RegisterWebhook(other, "https://h.example/b", ["reminder"]), admin)
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    welcome = m.NotifyAboutEnrollment(notification_id(uuid4(), "welcome"),
+                                      enrolled.aggregate_id, "welcome")
+
+    await platform.do(welcome, platform.system)
+    before = list(platform.store.events)
+    await platform.do(welcome, platform.system)  # redelivered: nothing new
+
+    requested = [e for e in platform.store.events if e.event_type == "notification.requested"]
+    assert sorted((e.payload["channel"], e.payload["address"]) for e in requested) == [
+        ("email", "ada@example.org"), ("webhook", "https://h.example/a")]
+    assert platform.store.events == before
+    email = await platform.committed(Notification, welcome.notification_id)
+    assert (email.state, email.variables["course_title"]) == ("REQUESTED", "Event sourcing")
+
+
+@run
+async def test_an_unsubscribed_or_unknown_student_gets_a_suppressed_notification() -> None:
+    from commands.domain.ids import notification_id
+    from notifications.domain.notification import Notification
+
+    platform, known, unknown = Platform(), person("student"), person("student")
+    course = await platform.course(person("instructor"))
+    await platform.do(m.RegisterUser(known.user_id, "Ada", "ada@example.org", "student"), known)
+    await platform.do(m.Unsubscribe(known.user_id, "welcome"), known)
+    with pytest.raises(Forbidden):
+        await platform.do(m.Unsubscribe(known.user_id, "all"), unknown)
+    results = {}
+    for who in (known, unknown):
+        enrolled = await platform.do(m.EnrollStudent(course.id, who.user_id), who)
+        nid = notification_id(uuid4(), "welcome")
+        await platform.do(m.NotifyAboutEnrollment(nid, enrolled.aggregate_id, "welcome"),
+                          platform.system)
+        results[who.user_id] = await platform.committed(Notification, nid)
+
+    assert {n.state for n in results.values()} == {"SUPPRESSED"}

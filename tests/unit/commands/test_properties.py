@@ -53,6 +53,11 @@ class ModelEnrollment:
     student: UUID
     state: str = PENDING
     done: set[UUID] = field(default_factory=set)
+    attempt: int = 0  # the student's latest enrollment in the course (re-enrolled after a cancel)
+
+    @property
+    def id(self) -> UUID:
+        return enrollment_id(self.course, self.student, self.attempt)
 
 
 class Platform(RuleBasedStateMachine):
@@ -145,8 +150,8 @@ class Platform(RuleBasedStateMachine):
     def predicted_enroll(self, course: UUID, student: UUID) -> tuple[bool, str | None]:
         existing = self.enrollments.get(enrollment_id(course, student))
         c = self.model[course]
-        if existing is not None:
-            return False, None
+        if existing is not None and existing.state != CANCELLED:
+            return False, None  # a repeat; after a cancel, a new enrollment
         if not c.published:
             return False, "enrollment.course_not_open"
         for needed in c.prerequisites:
@@ -166,7 +171,10 @@ class Platform(RuleBasedStateMachine):
         outcome = self.run(m.EnrollStudent(course, student), m.Actor(student, "student"), bus)
         self.expect(outcome, *predicted)
         if predicted[0]:
-            self.enrollments[enrollment_id(course, student)] = ModelEnrollment(course, student)
+            before = self.enrollments.get(enrollment_id(course, student))
+            attempt = before.attempt + 1 if before is not None else 0
+            self.enrollments[enrollment_id(course, student)] = ModelEnrollment(
+                course, student, attempt=attempt)
 
     @rule(course=courses, crowd=st.integers(2, 6))
     def enroll_at_once(self, course: UUID, crowd: int) -> None:
@@ -202,7 +210,7 @@ class Platform(RuleBasedStateMachine):
     def activate(self, data: st.DataObject, bus: int) -> None:
         e = self._pick(data)
         # Activation is the enrollment workflow's step: the system's, never the student's.
-        outcome = self.run(m.ActivateEnrollment(enrollment_id(e.course, e.student)),
+        outcome = self.run(m.ActivateEnrollment(e.id),
                            m.Actor(uuid4(), "system"), bus)
         if e.state == CANCELLED:
             self.expect(outcome, False, "enrollment.invalid_transition")
@@ -219,7 +227,7 @@ class Platform(RuleBasedStateMachine):
             lesson = data.draw(st.sampled_from(sorted(e.done)))
         else:
             lesson = data.draw(st.sampled_from(lessons)) if lessons else uuid4()
-        outcome = self.run(m.CompleteLesson(enrollment_id(e.course, e.student), lesson),
+        outcome = self.run(m.CompleteLesson(e.id, lesson),
                            m.Actor(e.student, "student"), bus)
         if e.state == COMPLETED and lesson in e.done:
             self.expect(outcome, False)  # a retry of what already took effect
@@ -255,7 +263,7 @@ class Platform(RuleBasedStateMachine):
     @rule(data=st.data(), bus=st.integers(0, 1))
     def cancel(self, data: st.DataObject, bus: int) -> None:
         e = self._pick(data)
-        outcome = self.run(m.CancelEnrollment(enrollment_id(e.course, e.student)),
+        outcome = self.run(m.CancelEnrollment(e.id),
                            m.Actor(e.student, "student"), bus)
         if e.state == COMPLETED:
             self.expect(outcome, False, "enrollment.invalid_transition")

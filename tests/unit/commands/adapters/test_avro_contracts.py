@@ -35,6 +35,7 @@ from commands.domain.user import User
 from commands.domain.workflow import Workflow
 from notifications.domain.notification import Notification
 from notifications.domain.preferences import NotificationPreferences
+from notifications.domain.webhooks import Webhooks
 
 UUID_TYPE = {"type": "string", "logicalType": "uuid"}
 ENVELOPE = [
@@ -151,6 +152,10 @@ def _domain_events() -> list[Any]:
             case _:
                 notification.suppress("unsubscribed")
         events += notification.collect_events()
+    hooks, hook = Webhooks(id=uuid4()), uuid4()
+    hooks.register(hook, "https://hooks.example/in", ["welcome"])
+    hooks.remove(hook)
+    events += hooks.collect_events()
     preferences = NotificationPreferences(id=uuid4(), user_id=user.id)
     preferences.unsubscribe("reminder", "link")
     preferences.resubscribe("reminder")

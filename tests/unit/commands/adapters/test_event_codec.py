@@ -24,6 +24,7 @@ from commands.domain.user import User
 from commands.domain.workflow import Workflow
 from notifications.domain.notification import Notification
 from notifications.domain.preferences import NotificationPreferences
+from notifications.domain.webhooks import Webhooks
 
 History = list[tuple[AggregateRoot, list[Aggregate.Event]]]
 
@@ -135,6 +136,10 @@ def live_history() -> History:
     sent.record_sent(1, "<abc@mailpit>")
     lost.record_failed(8, "SMTP down")
     quiet.suppress("unsubscribed")
+    hooks, hook = Webhooks(id=uuid4()), uuid4()
+    hooks.register(hook, "https://hooks.example/in", ["welcome", "certificate"])
+    hooks.register(uuid4(), "https://hooks.example/other", ["reminder"])
+    hooks.remove(hook)
     preferences = NotificationPreferences(id=uuid4(), user_id=student.id)
     preferences.unsubscribe("reminder", "link")
     preferences.resubscribe("reminder")
@@ -142,7 +147,7 @@ def live_history() -> History:
 
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, leaver, draft, thread, claim]
+                                       preferences, hooks, leaver, draft, thread, claim]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
