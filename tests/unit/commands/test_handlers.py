@@ -73,7 +73,8 @@ class Platform:
 
     async def committed(self, cls: type[A], aggregate_id: UUID) -> A:
         """The aggregate as the store has it, rebuilt with a cold cache."""
-        uow = UnitOfWork(self.store, AggregateCache(), Metadata(None, uuid4()))
+        uow = UnitOfWork(self.store, AggregateCache(), Metadata(None, uuid4()),
+                         personal=self.bus.personal)  # the same data keys
         return await uow.get(cls, aggregate_id)
 
     def event_types(self, aggregate_id: UUID) -> list[str]:
@@ -702,7 +703,10 @@ async def test_a_welcome_goes_to_the_student_and_to_every_webhook_subscribed_to_
     await platform.do(welcome, platform.system)  # redelivered: nothing new
 
     requested = [e for e in platform.store.events if e.event_type == "notification.requested"]
-    assert sorted((e.payload["channel"], e.payload["address"]) for e in requested) == [
+    # Addresses are personal fields: sealed in the store, opened with the user's data key.
+    opened = [await platform.bus.personal.open(e.event_type, e.aggregate_id, e.payload)
+              for e in requested]
+    assert sorted((p["channel"], p["address"]) for p in opened) == [
         ("email", "ada@example.org"), ("webhook", "https://h.example/a")]
     assert platform.store.events == before
     email = await platform.committed(Notification, welcome.notification_id)
