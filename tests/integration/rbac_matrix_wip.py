@@ -1,6 +1,6 @@
 """WORK IN PROGRESS, not collected (its name does not start with test_): the endpoints merged
 on 2026-12-03 (authoring, privacy, notifications, operations) still need their rows in POLICY
-and bodies in `request_for`; then rename it test_rbac_matrix.py (NOTES-identity.md).
+and bodies in `request_for`; then rename it test_rbac_matrix.py (docs/next/identity.md).
 
 The RBAC matrix: every endpoint of both APIs (read from their OpenAPI, so a new endpoint
 cannot escape it) × every role (anonymous, student, instructor, admin, deactivated) × owner
