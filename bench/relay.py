@@ -62,7 +62,7 @@ async def _course_life(bus: CommandBus, students: int) -> int:
 
     async def study(student: UUID) -> None:
         me = m.Actor(student, "student")
-        await bus.execute(m.RegisterUser(student, "Student", f"{student}@bench.test",
+        await bus.execute(m.RegisterUser(student, "Student", f"{student}@bench.example",
                                          "student"), me)
         enrolled = await bus.execute(m.EnrollStudent(course, student), me)
         await bus.execute(m.ActivateEnrollment(enrolled.aggregate_id),

@@ -73,7 +73,7 @@ async def make_history(settings: Settings) -> History:
             student = h.students.setdefault(student_name, uuid4())
             me = m.Actor(student, "student")
             if student not in touched:
-                await bus.execute(m.RegisterUser(student, student_name, f"{student}@it.test",
+                await bus.execute(m.RegisterUser(student, student_name, f"{student}@it.example",
                                                  "student"), me)
                 touched.add(student)
             enrolled = await bus.execute(m.EnrollStudent(h.courses[course_name], student), me)
