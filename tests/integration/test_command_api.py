@@ -100,7 +100,7 @@ def test_roles_and_ownership(command_api: str) -> None:
     assert unauthenticated.status_code == 401
     forged = httpx.post(f"{command_api}/courses", json={"title": "x"},
                         headers={"Authorization": "Bearer not.a.token"})
-    assert forged.json()["error"]["code"] == "auth.unauthorized"
+    assert forged.json()["error"]["code"] == "auth.invalid_token"
 
 
 def test_bad_input_is_refused_and_changes_nothing(command_api: str, stack: Settings) -> None:
