@@ -2,7 +2,8 @@
 
 The body shape, 401/403/404/422 and request validation come from `identity.http.errors`
 (installed as is); this module adds what only reads can meet: a consistency token the
-projections have not reached in time, and read models that are missing or too slow.
+projections have not reached in time, and read models (PostgreSQL or ClickHouse) that are
+missing, too slow or down.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import math
 
 import psycopg
+from clickhouse_connect.driver import exceptions as clickhouse
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -59,6 +61,22 @@ def install(app: FastAPI) -> None:
     async def database_down(_: Request, error: Exception) -> JSONResponse:
         log.error("the read database does not answer: %s", error)
         return _unavailable("database.unavailable", "the read database does not answer")
+
+    @app.exception_handler(clickhouse.OperationalError)  # ClickHouse down or unreachable
+    async def analytics_down(_: Request, error: Exception) -> JSONResponse:
+        log.error("the analytics store does not answer: %s", error)
+        return _unavailable("analytics.unavailable", "the analytics store does not answer")
+
+    @app.exception_handler(clickhouse.DatabaseError)
+    async def analytics_error(request: Request, error: clickhouse.DatabaseError) -> JSONResponse:
+        if error.code in _NOT_BUILT:  # the analytics worker has not created its tables yet
+            log.error("the analytics tables are missing: %s", error)
+            return _unavailable("analytics.unavailable", "the analytics tables are not built yet")
+        return shared.unexpected_error(request, error)
+
+
+# UNKNOWN_TABLE, UNKNOWN_DATABASE: the analytics projection has not run (or is being rebuilt).
+_NOT_BUILT = {60, 81}
 
 
 def _unavailable(code: str, message: str) -> JSONResponse:

@@ -77,6 +77,26 @@ def _outages() -> tuple[type[BaseException], ...]:
 OUTAGES = _outages()
 
 
+def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """An outage of a dependency is a 503 to retry; anything else a logged 500."""
+    correlation_id = request.headers.get("X-Correlation-ID")
+    if isinstance(error, OUTAGES):
+        # PostgreSQL or Redis unreachable (a restart, a network fault): nothing was
+        # answered as done, so a retry is safe; 503 with Retry-After, never 500.
+        log.warning("dependency unavailable", extra={"path": request.url.path,
+                                                    "reason": str(error)[:300],
+                                                    "correlation_id": correlation_id})
+        return JSONResponse(error_body("service.unavailable", "a service the request "
+                                       "needs is unavailable; retry shortly",
+                                       correlation_id=correlation_id),
+                            status_code=503, headers={"Retry-After": "1"})
+    log.exception("unexpected error", extra={"path": request.url.path,
+                                             "correlation_id": correlation_id})
+    return JSONResponse(error_body("internal", "an unexpected error occurred; it was "
+                                   "logged", correlation_id=correlation_id),
+                        status_code=500)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SmartCourseError)
     async def domain_error(_: Request, error: SmartCourseError) -> JSONResponse:
@@ -96,22 +116,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        correlation_id = request.headers.get("X-Correlation-ID")
-        if isinstance(error, OUTAGES):
-            # PostgreSQL or Redis unreachable (a restart, a network fault): nothing was
-            # answered as done, so a retry is safe; 503 with Retry-After, never 500.
-            log.warning("dependency unavailable", extra={"path": request.url.path,
-                                                        "reason": str(error)[:300],
-                                                        "correlation_id": correlation_id})
-            return JSONResponse(error_body("service.unavailable", "a service the request "
-                                           "needs is unavailable; retry shortly",
-                                           correlation_id=correlation_id),
-                                status_code=503, headers={"Retry-After": "1"})
-        log.exception("unexpected error", extra={"path": request.url.path,
-                                                 "correlation_id": correlation_id})
-        return JSONResponse(error_body("internal", "an unexpected error occurred; it was "
-                                       "logged", correlation_id=correlation_id),
-                            status_code=500)
+        return unexpected_error(request, error)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
