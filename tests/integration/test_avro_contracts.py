@@ -44,7 +44,9 @@ def published_event() -> StoredEvent:
         version=5, event_type="course.published", schema_version=1,
         payload={"workflow_id": str(uuid.uuid4()), "content_version": 1, "lessons": [
             {"lesson_id": str(uuid.uuid4()), "module_id": str(uuid.uuid4()),
-             "title": "Logs", "content": "A log is ..."}]},
+             "title": "Logs", "content": "A log is ...",
+             # Inline content: no reference to stored content (fields the contract defaults).
+             "content_sha256": None, "content_length": None}]},
         occurred_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
         actor=str(uuid.uuid4()), correlation_id=uuid.uuid4(), causation_id=None,
     )
