@@ -5,12 +5,14 @@ letters waiting, workflows)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 
+from commands.adapters.relay import RelayConfig, ensure_topics
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
 
@@ -29,8 +31,19 @@ def samples(text: str, name: str) -> dict[str, float]:
 
 def test_the_query_api_exports_red_metrics_and_platform_gauges(
         stack: Settings, query_api: str) -> None:
+    # The domain topics exist once the relay has started; the lag of both workers' groups is
+    # exported for them even before a worker has committed anything.
+    config = RelayConfig(topic_prefix=stack.worker_topic_prefix)
+    ensure_topics(stack.kafka_bootstrap, config.topics(), config.partitions,
+                  config.replication_factor)
     assert httpx.get(f"{query_api}/courses/{uuid4()}").status_code == 404
-    text = httpx.get(f"{query_api}/metrics", timeout=30).text
+    deadline = time.monotonic() + 60  # new topics answer NOT_LEADER until their leaders settle
+    while True:
+        text = httpx.get(f"{query_api}/metrics", timeout=30).text
+        if samples(text, "smartcourse_consumer_group_lag_messages") or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     requests = samples(text, "smartcourse_http_requests_total")
     assert any('api="query"' in k and 'route="/courses/{course_id}"' in k
                and 'status="404"' in k for k in requests), requests
