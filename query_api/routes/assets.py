@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from assets.rules import TYPES
 from assets.store import ObjectMissing, shared_store
 from commands.domain.errors import NotFound
 from query_api import access
@@ -23,7 +24,7 @@ router = APIRouter(tags=["learning"])
 _DOWNLOAD = read_responses(401, 403, 404)
 _DOWNLOAD[200] = {
     "description": "the file's bytes, with its media type and length",
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in TYPES},
     "headers": {**_DOWNLOAD[200]["headers"],
                 "Content-Length": {"schema": {"type": "integer"}},
                 "Content-Disposition": {"schema": {"type": "string"}},

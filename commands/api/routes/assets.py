@@ -47,7 +47,9 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
 def body_limits(settings: Any) -> list[tuple[str, int]]:
     """The upload routes take bodies up to an asset's limit (plus the form around it)."""
     uuid = "[0-9a-fA-F-]{36}"
-    limit = settings.asset_max_bytes + MULTIPART_OVERHEAD
+    # Above the route's own Content-Length check, so a file just over the limit gets
+    # asset.too_large; the middleware's request.too_large stops anything far larger.
+    limit = settings.asset_max_bytes + 2 * MULTIPART_OVERHEAD
     return [(f"/courses/{uuid}/lessons/{uuid}/assets(/{uuid})?", limit)]
 
 
