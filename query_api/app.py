@@ -19,6 +19,7 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    assets,
     audit,
     certificates,
     content,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     for module in (courses, instructors, enrollments, learning, content, analytics,
-                   operations, certificates, audit, privacy):
+                   operations, certificates, audit, privacy, assets):
         app.include_router(module.router)
     modes = DegradedModes()
 
