@@ -12,6 +12,7 @@ from prometheus_client import make_asgi_app
 
 from assistant.api import errors, questions
 from assistant.service import Assistant
+from identity.http import docs
 from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.settings import Settings
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(questions.router)
     app.mount("/metrics", make_asgi_app())
+    docs.point_authorize_at(app, settings.public_command_url)  # tokens come from there
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:
