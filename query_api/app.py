@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 
-from identity.http import hygiene
+from identity.http import docs, hygiene
 from operations.platform_metrics import PlatformCollector
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
@@ -102,4 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await check_async({"postgres": postgres}, modes)
 
     observed.install(app, "query", readiness, settings)
+    docs.point_authorize_at(app, settings.public_command_url)  # tokens come from there
     return app

@@ -20,6 +20,7 @@ from commands.api.routes import (
 from identity.adapters.write_side import AggregateAccounts, EmailClaims
 from identity.http import hygiene
 from identity.http import routes as auth_routes
+from identity.http.docs import origin_of
 from smartcourse.bootstrap import (
     identity_for_writes,
     link_secret,
@@ -64,8 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.link_secret = links
     errors.install(app)
-    hygiene.install(app, settings.cors_origins, settings.max_request_bytes,
-                    assets.body_limits(settings))
+    # The query API's /docs "Authorize" posts here from the query API's origin.
+    hygiene.install(app, [*settings.cors_origins, origin_of(settings.public_query_url)],
+                    settings.max_request_bytes, assets.body_limits(settings))
     contract.install(app)
     app.include_router(auth_routes.router)
     if settings.is_dev:
