@@ -30,6 +30,7 @@ from tests.integration.test_query_api import ReadModels
 from tests.support.accounts import Login, account, new_email, new_password, operator_admin
 from tests.support.quizzes import choice_quiz
 
+CONFIRM_UPLOAD = "/courses/{course_id}/lessons/{lesson_id}/asset-uploads/{upload_id}/confirm"
 ROLES = ("anonymous", "student", "instructor", "admin", "deactivated")
 SERVERS = {"SMARTCOURSE_CHAOS_ENABLED": "true", "SMARTCOURSE_ACCESS_TOKEN_TTL_SECONDS": "3600"}
 
@@ -62,6 +63,12 @@ POLICY: dict[tuple[str, str, str], str] = {
     ("command", "DELETE", "/courses/{course_id}/lessons/{lesson_id}"): "course",
     ("command", "PUT", "/courses/{course_id}/lessons/{lesson_id}/place"): "course",
     ("command", "PUT", "/courses/{course_id}/lessons/{lesson_id}/assets"): "course",
+    ("command", "POST", "/courses/{course_id}/lessons/{lesson_id}/assets"): "course",
+    ("command", "PUT", "/courses/{course_id}/lessons/{lesson_id}/assets/{asset_id}"): "course",
+    ("command", "DELETE", "/courses/{course_id}/lessons/{lesson_id}/assets/{asset_id}"):
+        "course",
+    ("command", "POST", "/courses/{course_id}/lessons/{lesson_id}/asset-uploads"): "course",
+    ("command", "POST", CONFIRM_UPLOAD): "course",
     ("command", "POST", "/courses/{course_id}/publish"): "course",
     ("command", "POST", "/courses/{course_id}/archive"): "course",
     ("command", "POST", "/courses/{course_id}/restore"): "course",
@@ -100,6 +107,7 @@ POLICY: dict[tuple[str, str, str], str] = {
     ("query", "GET", "/enrollments/{enrollment_id}"): "enrollment",
     ("query", "GET", "/enrollments/{enrollment_id}/progress"): "enrollment",
     ("query", "GET", "/courses/{course_id}/lessons/{lesson_id}"): "learner",
+    ("query", "GET", "/courses/{course_id}/lessons/{lesson_id}/assets/{asset_id}"): "learner",
     ("query", "GET", "/courses/{course_id}/quizzes"): "learner",
     ("query", "GET", "/enrollments/{enrollment_id}/quizzes"): "enrollment",
     ("query", "GET", "/courses/{course_id}/versions"): "learner",
@@ -260,7 +268,8 @@ def request_for(world: World, method: str, path: str, actor: Login | None,
     ids: dict[str, Callable[[], Any]] = {
         "course_id": lambda: world.course_id, "module_id": lambda: world.module_id,
         "lesson_id": lambda: world.lesson_id, "enrollment_id": lambda: world.enrollment_id,
-        "quiz_id": uuid4, "workflow_id": uuid4, "webhook_id": uuid4, "certificate_id": uuid4,
+        "quiz_id": uuid4, "asset_id": uuid4, "upload_id": uuid4, "workflow_id": uuid4,
+        "webhook_id": uuid4, "certificate_id": uuid4,
         "user_id": lambda: target or world.fresh("student").user_id,
         "student_id": lambda: target or world.other_student.user_id,
         "instructor_id": lambda: target or world.other_instructor.user_id,
@@ -317,6 +326,14 @@ def request_for(world: World, method: str, path: str, actor: Login | None,
         ("POST", "/users/{user_id}/notification-preferences"): {
             "json": {"unsubscribe": ["reminder"]}},
         # Loopback only: a delivery, if one were made, goes nowhere.
+        ("POST", "/courses/{course_id}/lessons/{lesson_id}/assets"): {
+            "files": {"file": ("notes.txt", b"Notes of the lesson.", "text/plain")}},
+        ("PUT", "/courses/{course_id}/lessons/{lesson_id}/assets/{asset_id}"): {
+            "files": {"file": ("notes.txt", b"Revised notes.", "text/plain")}},
+        ("POST", "/courses/{course_id}/lessons/{lesson_id}/asset-uploads"): {"json": {
+            "name": "notes.txt", "mime_type": "text/plain", "size_bytes": 5,
+            "sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}},
+        ("POST", CONFIRM_UPLOAD): {"json": {"asset_id": str(uuid4())}},
         ("POST", "/webhooks"): {"json": {"url": "http://127.0.0.1:9/hook",
                                          "templates": ["welcome"]}},
         ("POST", "/users/{user_id}/consents"): {"json": {"purpose": "marketing"}},
