@@ -300,7 +300,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             charts.Series("completions", [c for _, _, c in a.days], "#2ca02c")],
             "Enrollments and completions per day, whole platform")
         bands = [charts.band(x.enrollments, x.lower, x.upper,
-                             f"{x.enrollments} against {x.lower:.1f}–{x.upper:.1f}")
+                             f"{x.enrollments} against {x.lower:.1f}–{x.upper:.1f}",
+                             x.is_anomaly)
                  for x in a.anomalies]
         return page(request, "analytics", admin, a=a, chart=chart, day=judged,
                     rows=list(zip(a.anomalies, bands, strict=True)))

@@ -52,21 +52,20 @@ def bars(labels: Sequence[str], series: Sequence[Series], title: str) -> str:
     return "".join(parts)
 
 
-def band(value: float, lower: float, upper: float, title: str) -> str:
+def band(value: float, lower: float, upper: float, title: str, flagged: bool) -> str:
     """A value against its expected band (mean ± kσ): the band grey, the value a dot, red
-    when outside."""
+    when flagged (outside a band drawn from enough history)."""
     top = _scale(max(value, upper) * 1.1)
     w, h = 240, 18
 
     def x(v: float) -> float:
         return 4 + (w - 8) * max(v, 0) / top
 
-    outside = value < lower or value > upper
     return (f'<svg class="band" role="img" aria-label="{escape(title)}" viewBox="0 0 {w} {h}"'
             f' width="{w}" height="{h}"><title>{escape(title)}</title>'
             f'<rect x="{x(lower):.1f}" y="5" width="{max(x(upper) - x(lower), 1):.1f}" '
             f'height="8" fill="#ccc"/><circle cx="{x(value):.1f}" cy="9" r="5" '
-            f'fill="{"#c0392b" if outside else "#2e7d32"}"/></svg>')
+            f'fill="{"#c0392b" if flagged else "#2e7d32"}"/></svg>')
 
 
 def _number(value: float) -> str:

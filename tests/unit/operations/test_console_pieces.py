@@ -22,9 +22,9 @@ def test_bars_without_data_draw_an_empty_axis() -> None:
     assert "<line" in svg and "fill=\"#000\"><title>" not in svg
 
 
-def test_band_marks_a_value_outside_red() -> None:
-    assert "#c0392b" in charts.band(10, 1, 3, "x")
-    assert "#2e7d32" in charts.band(2, 1, 3, "x")
+def test_band_marks_a_flagged_value_red() -> None:
+    assert "#c0392b" in charts.band(10, 1, 3, "x", flagged=True)
+    assert "#2e7d32" in charts.band(10, 0, 0, "x", flagged=False)  # too little history
 
 
 def test_parse_line_keeps_warnings_and_errors_with_their_trace() -> None:
