@@ -6,6 +6,7 @@ Screenshots go to the test's tmp dir; each page's load time is printed (never as
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -177,3 +178,53 @@ def test_a_non_admin_is_refused_and_forms_need_the_csrf_token(
         assert http.get("/dlq").status_code == 200
         forged = http.post("/dlq/1/replay", data={"csrf": "forged"})
         assert forged.status_code == 403 and "CSRF" in forged.text
+
+
+def test_retry_redelivers_the_stored_event_and_refuses_a_run_that_is_not_stuck(
+        app_processes: Settings) -> None:
+    import asyncio
+
+    from confluent_kafka import Consumer, TopicPartition
+    from psycopg import AsyncConnection
+
+    from operations.console import actions
+
+    settings = app_processes
+    writes, _ = urls(settings)
+    instructor = CommandClient(writes, role="instructor")
+    course_id, _ = instructor.published_course()
+    topic = topic_name("course", settings.worker_topic_prefix)
+    (workflow_id,), = query(settings, "SELECT (payload->>'workflow_id')::uuid FROM "
+                                      "event_store.events WHERE aggregate_id = %s AND "
+                                      "event_type = 'course.published'", [course_id])
+    (position, encoded, event_id), = query(
+        settings, "SELECT position, encoded, event_id::text FROM event_store.events WHERE "
+                  "aggregate_id = %s ORDER BY version LIMIT 1", [course_id])
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"console-test-{course_id}", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(
+        TopicPartition(topic, p), timeout=10)[1]) for p in partitions]
+
+    async def act() -> Any:
+        async with await AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+            with pytest.raises(actions.ActionRefused) as refused:
+                await actions.retry_publishing(conn, settings, workflow_id)
+            assert refused.value.code == "workflow.not_stuck"  # just started: nothing sent
+            with pytest.raises(actions.ActionRefused):
+                await actions.retry_enrollment(conn, settings, UUID(course_id))
+            return await actions.redeliver(conn, settings, position)
+
+    done = asyncio.run(act())
+    assert done.topic == topic and done.position == position
+    consumer.assign(ends)
+    found = None
+    deadline = time.monotonic() + 60
+    while found is None and time.monotonic() < deadline:
+        message = consumer.poll(1)
+        if message is not None and not message.error() and message.key() == course_id.encode():
+            found = message
+    consumer.close()
+    assert found is not None, "the redelivered event did not reach its topic"
+    assert found.value() == bytes(encoded)  # as the relay sent it: the stored Avro bytes
+    assert dict(found.headers())["event_id"] == event_id.encode()
