@@ -25,7 +25,7 @@ def free_port() -> int:
 @contextmanager
 def serve(command: str, settings: Settings, log_dir: Path, *args: str,
           health: str = "/health", env: dict[str, str] | None = None,
-          start_timeout: float = 60) -> Iterator[str]:
+          start_timeout: float = 180) -> Iterator[str]:
     """Run `smartcourse <command> --port P`, wait until `health` answers 200 (readiness by
     default; "/health/live" for a process expected to run degraded), yield the base URL."""
     port = free_port()

@@ -14,6 +14,9 @@ os.environ.setdefault("SMARTCOURSE_ENV", "dev")
 os.environ.setdefault("SMARTCOURSE_LOGIN_LIMIT_PER_IP", "1000000/minute")
 os.environ.setdefault("SMARTCOURSE_LOGIN_LIMIT_PER_ACCOUNT", "1000000/minute")
 os.environ.setdefault("SMARTCOURSE_WRITE_LIMIT_PER_USER", "1000000/minute")
+# Module-scoped fixtures keep their accounts' tokens for the whole run (longer than the 15
+# minutes of production); the expiry itself is tested with tokens of its own.
+os.environ.setdefault("SMARTCOURSE_ACCESS_TOKEN_TTL_SECONDS", "14400")
 
 from smartcourse.settings import Settings
 

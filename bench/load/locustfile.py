@@ -4,16 +4,17 @@
         --query-host http://127.0.0.1:8001 --headless -u 50 -r 10 -t 2m
 
 Instructors author and publish courses and watch their rosters; students find a published
-course, enroll, activate, complete its lessons and read their own enrollments (with
-read-your-writes); admins watch the projections and the catalog. A refusal the domain
-documents (a full course: 409 enrollment.seat_cap_reached) counts as a success; anything else
-that is not 2xx is a failure.
+course, enroll, wait for the enrollment workflow to activate them, complete its lessons and
+read their own enrollments (with read-your-writes); admins watch the projections and the
+catalog. A refusal the domain documents (a full course: 409 enrollment.seat_cap_reached)
+counts as a success; anything else that is not 2xx is a failure.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from uuid import uuid4
 
 from locust import HttpUser, between, events, task
@@ -103,13 +104,35 @@ class Student(Persona):
         if not enrolled:
             return
         enrollment = enrolled["enrollment_id"]
-        self.command(f"/enrollments/{enrollment}/activate", name="activate")
+        if not self.active(enrollment, enrolled["position"]):
+            return
         last = None
         for lesson in lessons:
             done = self.command(f"/enrollments/{enrollment}/lessons/{lesson}/complete",
                                 name="complete lesson")
             last = done.get("position", last)
         self.read(f"/enrollments/{enrollment}", "my enrollment", last)
+
+
+    def active(self, enrollment: str, token: object) -> bool:
+        """Waits (bounded) until the workflow has activated the enrollment, as a student's
+        page would poll; a course still full or closed ends the journey."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with self.client.get(f"{self.query_host}/enrollments/{enrollment}",
+                                 headers={**self.headers, "X-Consistency-Token": str(token)},
+                                 name="wait for activation", catch_response=True) as reply:
+                state = reply.json().get("state") if reply.status_code == 200 else None
+                if reply.status_code in (200, 404):  # 404: not projected yet
+                    reply.success()
+                else:
+                    reply.failure(f"{reply.status_code} {reply.text[:100]}")
+            if state == "ACTIVE":
+                return True
+            if state in ("CANCELLED", "REJECTED"):
+                return False
+            time.sleep(0.5)
+        return False
 
 
 class Admin(Persona):

@@ -30,7 +30,11 @@ from commands.messages import Actor, GiveConsent
 from privacy.keys import PostgresKeys
 from privacy.sealing import PersonalData
 from projections.analytics.clients import writer_client
-from smartcourse.local_servers import wait_until_analytics_caught_up, wait_until_caught_up
+from smartcourse.local_servers import (
+    store_head,
+    wait_until_analytics_caught_up,
+    wait_until_caught_up,
+)
 from smartcourse.settings import PROJECT_ROOT, Settings
 from tests.support.command_client import CommandClient
 
@@ -261,12 +265,10 @@ def test_who_may_erase_and_export(app_processes: Settings, who: str) -> None:
     s = app_processes
     writes = f"http://{s.host}:{s.command_api_port}"
     reads = httpx.Client(base_url=f"http://{s.host}:{s.query_api_port}", timeout=30)
-    bob = CommandClient(writes)
-    done = bob.post("/users", {"display_name": "Bob", "email": f"bob.{uuid4().hex}@example.org"})
-    assert done.status_code == 201, done.text
+    bob = CommandClient(writes, display_name="Bob")  # registered with a password
+    registered = store_head(s)
     other = CommandClient(writes, role="student" if who == "stranger" else "admin")
-    exported = read_after(reads, f"/users/{bob.user_id}/export", other.headers,
-                          done.json()["position"])
+    exported = read_after(reads, f"/users/{bob.user_id}/export", other.headers, registered)
     erased = other.post(f"/users/{bob.user_id}/erasure")
     if who == "stranger":
         assert exported.status_code == 403 and exported.json()["error"]["code"]

@@ -23,7 +23,7 @@ def test_the_personas_journeys_run_without_failures(app_processes: Settings,
         [sys.executable, "-m", "locust", "-f", str(PROJECT_ROOT / "bench/load/locustfile.py"),
          "--host", f"http://{s.host}:{s.command_api_port}",
          "--query-host", f"http://{s.host}:{s.query_api_port}", "--headless", "-u", "8",
-         "-r", "8", "-t", "25s", "--csv", str(tmp_path / "run"), "--only-summary"],
+         "-r", "8", "-t", "60s", "--csv", str(tmp_path / "run"), "--only-summary"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     with (tmp_path / "run_stats.csv").open() as f:

@@ -25,6 +25,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from commands.adapters.relay import RelayConfig
+from projections.analytics.clients import writer_password
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import Settings
 from tests.support.lessons import course_lessons
@@ -47,6 +48,8 @@ def own(stack: Settings, tmp_path: Path) -> Iterator[tuple[Settings, dict[str, s
     (data / "worker").mkdir(parents=True)
     env = {**os.environ, "SMARTCOURSE_PG_DSN": settings.pg_dsn, "HF_HUB_OFFLINE": "1",
            "SMARTCOURSE_DATA_DIR": str(data),
+           # its own data folder holds no secrets: the stack's ClickHouse writer password
+           "SMARTCOURSE_CLICKHOUSE_PASSWORD": writer_password(stack),
            "SMARTCOURSE_WORKFLOW_PUBLISHING": "1",
            "SMARTCOURSE_WEAVIATE_COLLECTION": settings.weaviate_collection}
     with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:

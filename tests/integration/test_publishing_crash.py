@@ -20,6 +20,7 @@ import pytest
 from projections.content.chunking import chunk_course
 from projections.content.embeddings import PACKAGED_MODEL
 from projections.content.published import published_lessons
+from projections.content.store import ensure_content_schema
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
 from tests.support.lessons import course_lessons
@@ -41,8 +42,14 @@ DEADLINE = 300.0
 @pytest.fixture(scope="module")
 def content(stack: Settings) -> Iterator[Settings]:
     own = Settings(weaviate_collection=f"CourseChunkCrash{uuid4().hex[:8]}")
+    asyncio.run(_content_schema(own))  # what the worker creates on start: polled before that
     yield own
     drop_index(own)
+
+
+async def _content_schema(settings: Settings) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        await ensure_content_schema(conn)
 
 
 def start_worker(settings: Settings, course_id: UUID, log: Path) -> subprocess.Popen[bytes]:

@@ -21,6 +21,7 @@ from projections.deliveries import EventDelivery, WatermarkDelivery
 class Course:
     id: UUID
     modules: dict[UUID, list[UUID]] = field(default_factory=dict)  # its lessons, in order
+    quizzes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def lessons(self) -> list[UUID]:
@@ -67,6 +68,8 @@ class History:
             await self.do(m.AddModule(course.id, module, f"Module {i}"), self.instructor)
             for j in range(lessons):
                 await self.add_lesson(course, module, f"Lesson {i}.{j}")
+        if course.modules:
+            await self.add_quiz(course, next(iter(course.modules)))
         self.courses.append(course)
         if publish:
             await self.do(m.PublishCourse(course.id, uuid4()), self.instructor)
@@ -81,6 +84,24 @@ class History:
         await self.do(m.AddLesson(course.id, module, lesson, title, "text " * 20,
                                   assets if self.rng.random() < 0.3 else []), self.instructor)
         course.modules[module].append(lesson)
+
+    async def add_quiz(self, course: Course, module: UUID) -> None:
+        """A two-question quiz on the module; option 1 is right for both."""
+        quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": None,
+                "module_id": str(module), "pass_mark": 50.0, "max_attempts": 0, "questions": [
+                    {"question_id": f"q{n}", "kind": "multiple_choice", "prompt": f"Q{n}?",
+                     "options": ["a", "b"], "correct": [1], "accepted_answers": [],
+                     "points": 1.0} for n in range(2)]}
+        await self.do(m.AddQuiz(course.id, quiz), self.instructor)
+        course.quizzes.append(quiz)
+
+    async def answer(self, eid: UUID, course: Course, right: int) -> None:
+        """The student's answers to the course's first quiz, `right` of them correct."""
+        quiz = course.quizzes[0]
+        answers = [{"question_id": q["question_id"], "choices": [1 if n < right else 0],
+                    "text": ""} for n, q in enumerate(quiz["questions"])]
+        await self.do(m.SubmitQuizAnswers(eid, UUID(quiz["quiz_id"]), answers),
+                      self.enrollments[eid][1])
 
     async def enroll(self, course: Course) -> UUID:
         student = m.Actor(uuid4(), "student")
@@ -121,6 +142,8 @@ async def scenario(history: History, courses: int = 4, students: int = 30) -> Hi
             await h.do(m.IssueCertificate(eid), h.system)  # refused unless completed
             if rng.random() < 0.4:
                 await h.do(m.ScoreQuiz(eid, uuid4(), rng.randint(0, 10), 10), h.system)
+            if len(h.enrollments) % 3 == 0:  # graded attempts (refused unless active)
+                await h.answer(eid, course, right=len(h.enrollments) // 3 % 3)
             if rng.random() < 0.1:
                 await h.do(m.CancelEnrollment(eid, "changed my mind"), student)
     # Content changes under enrolled students, then the tail of their progress.
