@@ -38,6 +38,7 @@ BENCHMARKS = {
     "query_api": "bench.query_api",
     "enrollment_burst": "bench.enrollment_burst",
     "personal_data": "bench.personal_data",
+    "login": "bench.login",
 }
 
 

@@ -265,6 +265,49 @@ async def revise_lesson_assets(
     return await uow.commit(course)
 
 
+async def check_asset_target(
+    cmd: m.CheckAssetTarget, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.check_asset_target(cmd.lesson_id, cmd.asset_id)
+    return await uow.commit(course)
+
+
+async def request_asset_upload(
+    cmd: m.RequestAssetUpload, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.request_asset_upload(cmd.lesson_id, cmd.asset_id, cmd.key, cmd.name, cmd.mime_type,
+                                cmd.size_bytes, cmd.sha256)
+    return await uow.commit(course)
+
+
+async def store_lesson_asset(
+    cmd: m.StoreLessonAsset, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.store_asset(cmd.lesson_id, cmd.asset_id, cmd.key, cmd.name, cmd.mime_type,
+                       cmd.size_bytes, cmd.sha256)
+    return await uow.commit(course)
+
+
+async def confirm_asset_upload(
+    cmd: m.ConfirmAssetUpload, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.confirm_asset_upload(cmd.lesson_id, cmd.asset_id, cmd.key, cmd.size_bytes,
+                                cmd.sha256)
+    return await uow.commit(course)
+
+
+async def remove_lesson_asset(
+    cmd: m.RemoveLessonAsset, actor: m.Actor, uow: UnitOfWork
+) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.remove_asset(cmd.lesson_id, cmd.asset_id)
+    return await uow.commit(course)
+
+
 async def delete_course(cmd: m.DeleteCourse, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
     course.delete()
@@ -492,6 +535,11 @@ HANDLERS: dict[type, Handler] = {
     m.ReorderModules: reorder_modules,
     m.MoveLesson: move_lesson,
     m.ReviseLessonAssets: revise_lesson_assets,
+    m.CheckAssetTarget: check_asset_target,
+    m.RequestAssetUpload: request_asset_upload,
+    m.StoreLessonAsset: store_lesson_asset,
+    m.ConfirmAssetUpload: confirm_asset_upload,
+    m.RemoveLessonAsset: remove_lesson_asset,
     m.DeleteCourse: delete_course,
     m.RestoreCourse: restore_course,
     m.AddQuiz: add_quiz,

@@ -158,6 +158,63 @@ class ReviseLessonAssets:
 
 
 @dataclass(frozen=True)
+class CheckAssetTarget:
+    """Records nothing: may the actor store this asset on this lesson (asked before any
+    byte reaches the object store)?"""
+
+    course_id: UUID
+    lesson_id: UUID
+    asset_id: UUID
+
+
+@dataclass(frozen=True)
+class RequestAssetUpload:
+    """A presigned upload: the declared file, to be confirmed once the bytes are stored."""
+
+    course_id: UUID
+    lesson_id: UUID
+    asset_id: UUID
+    key: str
+    name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StoreLessonAsset:
+    """Bytes already in the object store (direct upload), measured by the API."""
+
+    course_id: UUID
+    lesson_id: UUID
+    asset_id: UUID
+    key: str
+    name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ConfirmAssetUpload:
+    """The presigned upload's bytes as the store holds them (size and SHA-256 measured)."""
+
+    course_id: UUID
+    lesson_id: UUID
+    asset_id: UUID
+    key: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RemoveLessonAsset:
+    course_id: UUID
+    lesson_id: UUID
+    asset_id: UUID
+
+
+@dataclass(frozen=True)
 class DeleteCourse:
     course_id: UUID
 

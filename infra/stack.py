@@ -25,6 +25,7 @@ SERVICE_CLASSES = {
     "zipkin": "infra.zipkin.service:Zipkin",
     "mailpit": "infra.mailpit.service:Mailpit",
     "toxiproxy": "infra.toxiproxy.service:Toxiproxy",
+    "s3": "infra.s3.service:S3Proxy",
 }
 
 APP_CLASSES = {

@@ -35,12 +35,18 @@ AUDITED: dict[str, Audited] = {
     "user.erased": Audited(keep("reason"), concerns_aggregate=True),
     "user.consent_given": Audited(keep("purpose"), concerns_aggregate=True),
     "user.consent_withdrawn": Audited(keep("purpose"), concerns_aggregate=True),
+    "user.deactivated": Audited(keep("reason"), concerns_aggregate=True),
+    "user.reactivated": Audited(keep(), concerns_aggregate=True),
+    "user.password_changed": Audited(keep(), concerns_aggregate=True),
     # Enrollment changes and grades.
     "enrollment.created": Audited(keep("course_id", "student_id"), concerns="student_id"),
     "enrollment.activated": Audited(keep()),
     "enrollment.cancelled": Audited(keep("reason")),
     "enrollment.completed": Audited(keep()),
     "enrollment.quiz_scored": Audited(keep("quiz_id", "score", "max_score")),
+    # Graded by the server (the answers themselves are not kept here).
+    "enrollment.quiz_attempted": Audited(keep("quiz_id", "attempt", "score", "max_score",
+                                              "passed")),
     # Course administration (who opened, changed the rules of, or closed a course).
     "course.created": Audited(keep("instructor_id", "capacity", "prerequisites")),
     "course.capacity_changed": Audited(keep("capacity")),
@@ -48,6 +54,8 @@ AUDITED: dict[str, Audited] = {
     "course.published": Audited(keep("content_version")),
     "course.reverted_to_draft": Audited(keep("reason")),
     "course.archived": Audited(keep()),
+    "course.restored": Audited(keep()),
+    "course.deleted": Audited(keep()),
     # Later: "ai.completed": Audited(keep("course_id", "model", "grounded"), concerns=...).
 }
 

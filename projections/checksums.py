@@ -10,7 +10,8 @@ from psycopg import AsyncConnection
 
 from projections.base import Projection
 
-KEYS = ("enrollment_id", "course_id", "aggregate_id")  # how a row names its aggregate
+KEYS = ("enrollment_id", "course_id", "user_id", "subject_id",  # how a row names its aggregate
+        "aggregate_id")
 
 
 async def table_checksums(conn: AsyncConnection, projection: Projection, version: int,

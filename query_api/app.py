@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY
 
-from identity.http import hygiene
+from identity.http import docs, hygiene
 from operations.platform_metrics import PlatformCollector
 from projections.content.search import close_searches
 from projections.positions import POSITIONS_CHANNEL
@@ -19,6 +19,7 @@ from query_api.consistency import PositionWatcher
 from query_api.db import create_pool
 from query_api.routes import (
     analytics,
+    assets,
     audit,
     certificates,
     content,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     for module in (courses, instructors, enrollments, learning, content, analytics,
-                   operations, certificates, audit, privacy):
+                   operations, certificates, audit, privacy, assets):
         app.include_router(module.router)
     modes = DegradedModes()
 
@@ -101,4 +102,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await check_async({"postgres": postgres}, modes)
 
     observed.install(app, "query", readiness, settings)
+    docs.point_authorize_at(app, settings.public_command_url)  # tokens come from there
     return app

@@ -63,8 +63,20 @@ class CourseDetail(BaseModel):
         default=False, description="completion needs every quiz of the course passed")
 
 
+class StoredAsset(BaseModel):
+    """A file of the lesson kept in the object store; its bytes stream from
+    `download_path` (the query API, for the lesson's readers)."""
+
+    asset_id: UUID
+    name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str = Field(description="SHA-256 of the bytes, lowercase hex")
+    download_path: str
+
+
 class LessonContent(BaseModel):
-    """A lesson as a learner reads it: its text and assets."""
+    """A lesson as a learner reads it: its text, linked assets and stored files."""
 
     course_id: UUID
     lesson_id: UUID
@@ -72,6 +84,8 @@ class LessonContent(BaseModel):
     title: str
     content: str
     assets: list[dict[str, Any]]
+    files: list[StoredAsset] = Field(default_factory=list,
+                                     description="stored assets (uploaded files)")
     quiz_ids: list[UUID] = Field(description="the quizzes attached to this lesson")
     updated_at: datetime
 

@@ -141,9 +141,10 @@ class Settings(BaseSettings):
     jwt_audience: str = "smartcourse"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 86_400
-    # argon2id cost (bench/login.py measures it): RFC 9106's second recommended option.
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65_536
+    # argon2id cost (bench/login.py measures it): OWASP's first recommended configuration
+    # (19 MiB, t=2, p=1); why not RFC 9106's 64 MiB: docs/adr/0030.
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19_456
     argon2_parallelism: int = 1
     # Rate limits (Redis; `limits` notation "N/second|minute|hour"), per client IP and per
     # account on the token endpoints, and per user on writes; off when empty.
@@ -267,6 +268,21 @@ class Settings(BaseSettings):
     # weak and answers "no good match" when the best one is (the assistant's calibration).
     search_min_similarity: float = 0.16
 
+    # Assets in object storage (issue 13, docs/adr/0040): an S3-compatible store (S3Proxy in
+    # the local stack, any S3 in production). Empty keys: the local stack's generated pair in
+    # <data_dir>/secrets/ (never a default). Limits of one asset; presigned URLs' lifetime.
+    s3_port: int = 9000
+    s3_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "smartcourse-assets"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_public_url: str = ""  # where clients reach the store for presigned URLs (default s3_url)
+    asset_max_bytes: int = 25 * 1024 * 1024
+    asset_max_per_lesson: int = 20
+    asset_presign_seconds: int = 900
+    asset_text_max_chars: int = 200_000  # extracted text of one asset fed to the chunks
+
     def model_post_init(self, __context: object) -> None:
         h = self.host
         self.pg_dsn = self.pg_dsn or (
@@ -278,6 +294,8 @@ class Settings(BaseSettings):
         self.weaviate_url = self.weaviate_url or f"http://{h}:{self.weaviate_port}"
         self.redis_url = self.redis_url or f"redis://{h}:{self.redis_port}/0"
         self.zipkin_url = self.zipkin_url or f"http://{h}:{self.zipkin_port}"
+        self.s3_url = self.s3_url or f"http://{h}:{self.s3_port}"
+        self.s3_public_url = self.s3_public_url or self.s3_url
         self.mailpit_url = self.mailpit_url or f"http://{h}:{self.mailpit_http_port}"
         if not self.smtp_host and not self.smtp_port:
             self.mail_lookup_url = self.mail_lookup_url or self.mailpit_url

@@ -12,6 +12,7 @@ from prometheus_client import make_asgi_app
 
 from assistant.api import errors, questions
 from assistant.service import Assistant
+from identity.http import docs, hygiene
 from smartcourse.bootstrap import identity_for_reads, open_keyring
 from smartcourse.settings import Settings
 
@@ -36,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   "streamed as server-sent events.")
     app.state.settings = settings
     errors.install(app)
+    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)  # as both APIs
     app.include_router(questions.router)
     app.mount("/metrics", make_asgi_app())
+    docs.point_authorize_at(app, settings.public_command_url)  # tokens come from there
 
     @app.get("/health", tags=["operations"])
     async def health(request: Request) -> JSONResponse:

@@ -8,10 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from commands.api import contract, errors
-from commands.api.routes import courses, enrollments, notifications, privacy, quizzes, users
+from commands.api.routes import (
+    assets,
+    courses,
+    enrollments,
+    notifications,
+    privacy,
+    quizzes,
+    users,
+)
 from identity.adapters.write_side import AggregateAccounts, EmailClaims
 from identity.http import hygiene
 from identity.http import routes as auth_routes
+from identity.http.docs import origin_of
 from smartcourse.bootstrap import (
     identity_for_writes,
     link_secret,
@@ -56,13 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.link_secret = links
     errors.install(app)
-    hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
+    # The query API's /docs "Authorize" posts here from the query API's origin.
+    hygiene.install(app, [*settings.cors_origins, origin_of(settings.public_query_url)],
+                    settings.max_request_bytes, assets.body_limits(settings))
     contract.install(app)
     app.include_router(auth_routes.router)
     if settings.is_dev:
         app.include_router(auth_routes.dev_router)
     app.include_router(users.router)
     app.include_router(courses.router)
+    app.include_router(assets.router)
     app.include_router(enrollments.router)
     app.include_router(quizzes.router)
     app.include_router(notifications.router)

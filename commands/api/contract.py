@@ -94,6 +94,8 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
                 if status.startswith("2"):
                     response.setdefault("headers", {}).update(WRITTEN_HEADERS)
             names = {p["name"] for p in operation.get("parameters", [])}
+            if operation.get("x-idempotency") == "asset_id":
+                names.add("Idempotency-Key")  # uploads retry by asset id (422 on the key)
             operation.setdefault("parameters", []).extend(
                 h for h in WRITE_HEADERS if h["name"] not in names)
     return schema

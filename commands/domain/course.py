@@ -18,9 +18,11 @@ from eventsourcing.domain import event
 from commands.domain.base import AggregateRoot
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
 from commands.domain.limits import (
+    MAX_ASSETS_PER_LESSON,
     MAX_COURSE_CONTENT_CHARS,
     MAX_LESSONS_PER_COURSE,
     MAX_MODULES_PER_COURSE,
+    MAX_PENDING_UPLOADS,
 )
 from commands.domain.quiz import SCORE_POLICIES, check_quiz
 
@@ -64,6 +66,10 @@ class Course(AggregateRoot):
         # enrollment is a new aggregate, and at most one of theirs holds a seat at a time.
         self.latest: dict[UUID, UUID] = {}
         self.attempts: dict[UUID, int] = {}
+        # Presigned uploads requested and not yet confirmed: asset id (text) -> what was
+        # declared (lesson, key, name, type, size, sha256); confirmation checks the stored
+        # bytes against it.
+        self.pending_uploads: dict[str, dict[str, Any]] = {}
 
     # -- queries used by rules -------------------------------------------------------------
     @property
@@ -197,8 +203,10 @@ class Course(AggregateRoot):
         if module_id not in self.modules:
             raise NotFound("no such module in this course", "course.module_not_found")
         if lesson_id in self.lessons:
-            if self.lessons[lesson_id] == {"module_id": module_id, "title": title,
-                                           "content": content, "assets": assets}:
+            known = {k: self.lessons[lesson_id].get(k) for k in ("module_id", "title",
+                                                                   "content", "assets")}
+            if known == {"module_id": module_id, "title": title, "content": content,
+                         "assets": assets}:
                 return  # a retry of the same addition: it already took effect
             raise Conflict("the lesson already exists", "course.lesson_exists")
         self._check_size(lessons=1, content_chars=len(content))
@@ -335,6 +343,114 @@ class Course(AggregateRoot):
     def _revise_lesson_assets(self, lesson_id: UUID, assets: list[dict[str, Any]]) -> None:
         self.lessons = {**self.lessons, lesson_id: {**self.lessons[lesson_id],
                                                     "assets": assets}}
+        self.content_changed = True
+
+    # -- stored assets: bytes in the object store, metadata here (docs/adr/0040) ------------
+    def files_of(self, lesson_id: UUID) -> tuple[dict[str, Any], ...]:
+        """The lesson's stored assets, in the order they were first attached."""
+        return tuple(self._lesson(lesson_id).get("files", ()))
+
+    def _asset_owner(self, asset_id: UUID) -> UUID | None:
+        for lid, lesson in self.lessons.items():
+            if any(f["asset_id"] == str(asset_id) for f in lesson.get("files", ())):
+                return lid
+        pending = self.pending_uploads.get(str(asset_id))
+        return UUID(pending["lesson_id"]) if pending else None
+
+    def check_asset_target(self, lesson_id: UUID, asset_id: UUID) -> None:
+        """The asset may be stored on this lesson (before any byte is written)."""
+        self._check_editable()
+        files = self.files_of(lesson_id)
+        owner = self._asset_owner(asset_id)
+        if owner is not None and owner != lesson_id:
+            raise Conflict("the asset belongs to another lesson", "asset.in_other_lesson",
+                           lesson_id=str(owner))
+        if all(f["asset_id"] != str(asset_id) for f in files) \
+                and len(files) >= MAX_ASSETS_PER_LESSON:
+            raise RuleViolated(f"a lesson holds at most {MAX_ASSETS_PER_LESSON} assets",
+                               "asset.too_many", limit=MAX_ASSETS_PER_LESSON)
+
+    def request_asset_upload(self, lesson_id: UUID, asset_id: UUID, key: str, name: str,
+                             mime_type: str, size_bytes: int, sha256: str) -> None:
+        """A presigned upload: the client puts the bytes to `key`, then confirms."""
+        self.check_asset_target(lesson_id, asset_id)
+        declared = {"lesson_id": str(lesson_id), "key": key, "name": name,
+                    "mime_type": mime_type, "size_bytes": size_bytes, "sha256": sha256}
+        if self.pending_uploads.get(str(asset_id)) == declared:
+            return  # a retry of the same request
+        if len(self.pending_uploads) >= MAX_PENDING_UPLOADS:
+            raise RuleViolated(f"at most {MAX_PENDING_UPLOADS} uploads may wait for "
+                               "confirmation", "asset.too_many_pending")
+        self._request_asset_upload(asset_id=asset_id, **{**declared, "lesson_id": lesson_id})
+
+    @event("AssetUploadRequested")
+    def _request_asset_upload(self, lesson_id: UUID, asset_id: UUID, key: str, name: str,
+                              mime_type: str, size_bytes: int, sha256: str) -> None:
+        self.pending_uploads = {**self.pending_uploads, str(asset_id): {
+            "lesson_id": str(lesson_id), "key": key, "name": name, "mime_type": mime_type,
+            "size_bytes": size_bytes, "sha256": sha256}}
+
+    def store_asset(self, lesson_id: UUID, asset_id: UUID, key: str, name: str,
+                    mime_type: str, size_bytes: int, sha256: str) -> None:
+        """Attach stored bytes to the lesson, or replace the asset's earlier file."""
+        self.check_asset_target(lesson_id, asset_id)
+        current = next((f for f in self.files_of(lesson_id)
+                        if f["asset_id"] == str(asset_id)), None)
+        if current is not None and current["key"] == key:
+            return  # a retry of the same store
+        self._store_asset(lesson_id=lesson_id, asset_id=asset_id, key=key, name=name,
+                          mime_type=mime_type, size_bytes=size_bytes, sha256=sha256)
+
+    def confirm_asset_upload(self, lesson_id: UUID, asset_id: UUID, key: str,
+                             size_bytes: int, sha256: str) -> None:
+        """The bytes at `key` (measured by the caller) match the request: store them."""
+        pending = self.pending_uploads.get(str(asset_id))
+        if pending is None or pending["key"] != key:
+            if any(f["asset_id"] == str(asset_id) and f["key"] == key
+                   for f in self.files_of(lesson_id)):
+                return  # confirmed already
+            raise NotFound("no such upload waits for confirmation", "asset.upload_not_found")
+        if pending["lesson_id"] != str(lesson_id):
+            raise NotFound("no such upload waits for confirmation", "asset.upload_not_found")
+        if size_bytes != pending["size_bytes"]:
+            raise RuleViolated(f"the stored file has {size_bytes} bytes, not the "
+                               f"{pending['size_bytes']} declared", "asset.size_mismatch",
+                               declared=pending["size_bytes"], stored=size_bytes)
+        if sha256 != pending["sha256"]:
+            raise RuleViolated("the stored file's SHA-256 is not the one declared",
+                               "asset.checksum_mismatch", declared=pending["sha256"],
+                               stored=sha256)
+        self.store_asset(lesson_id, asset_id, key, pending["name"], pending["mime_type"],
+                         size_bytes, sha256)
+
+    @event("AssetStored")
+    def _store_asset(self, lesson_id: UUID, asset_id: UUID, key: str, name: str,
+                     mime_type: str, size_bytes: int, sha256: str) -> None:
+        stored = {"asset_id": str(asset_id), "key": key, "name": name,
+                  "mime_type": mime_type, "size_bytes": size_bytes, "sha256": sha256}
+        files = list(self.lessons[lesson_id].get("files", ()))
+        at = next((i for i, f in enumerate(files) if f["asset_id"] == str(asset_id)), None)
+        if at is None:
+            files.append(stored)
+        else:
+            files[at] = stored
+        self.lessons = {**self.lessons, lesson_id: {**self.lessons[lesson_id],
+                                                    "files": tuple(files)}}
+        self.pending_uploads = {k: v for k, v in self.pending_uploads.items()
+                                if k != str(asset_id)}
+        self.content_changed = True
+
+    def remove_asset(self, lesson_id: UUID, asset_id: UUID) -> None:
+        self._check_editable()
+        if all(f["asset_id"] != str(asset_id) for f in self.files_of(lesson_id)):
+            raise NotFound("no such asset in this lesson", "asset.not_found")
+        self._remove_asset(lesson_id=lesson_id, asset_id=asset_id)
+
+    @event("AssetRemoved")
+    def _remove_asset(self, lesson_id: UUID, asset_id: UUID) -> None:
+        files = tuple(f for f in self.lessons[lesson_id].get("files", ())
+                      if f["asset_id"] != str(asset_id))
+        self.lessons = {**self.lessons, lesson_id: {**self.lessons[lesson_id], "files": files}}
         self.content_changed = True
 
     # -- quizzes -------------------------------------------------------------------------------

@@ -12,3 +12,5 @@ from __future__ import annotations
 MAX_LESSONS_PER_COURSE = 300
 MAX_MODULES_PER_COURSE = 100
 MAX_COURSE_CONTENT_CHARS = 2_000_000  # the lessons' text together (20 of the largest lessons)
+MAX_ASSETS_PER_LESSON = 20  # stored files (their metadata rides in course events)
+MAX_PENDING_UPLOADS = 50  # presigned uploads requested and not yet confirmed, per course

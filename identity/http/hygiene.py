@@ -4,6 +4,8 @@ body), security headers on every answer, and CORS for the configured origins onl
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,13 +30,22 @@ class BodyLimit:
     """Refuses bodies over `limit` bytes with 413: by Content-Length before reading, and by
     counting while the body streams in (chunked uploads declare no length)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int,
+                 overrides: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.limit = limit
+        # (path regex, limit): routes that take larger bodies (file uploads check their own).
+        self.overrides = [(re.compile(pattern), size) for pattern, size in overrides]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = next((size for pattern, size in self.overrides if pattern.fullmatch(path)),
+                     self.limit)
+        if limit != self.limit:
+            await BodyLimit(self.app, limit)(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
@@ -106,7 +117,8 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int | None = None) -> None:
+def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int | None = None,
+            body_limit_overrides: Sequence[tuple[str, int]] = ()) -> None:
     """Outermost first: the body limit, then security headers, then CORS."""
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_credentials=False,
@@ -117,4 +129,4 @@ def install(app: FastAPI, cors_origins: list[str], max_body_bytes: int | None = 
                                            "X-Read-Position", "Retry-After"])
     app.add_middleware(SecurityHeaders)
     if max_body_bytes is not None:
-        app.add_middleware(BodyLimit, limit=max_body_bytes)
+        app.add_middleware(BodyLimit, limit=max_body_bytes, overrides=body_limit_overrides)

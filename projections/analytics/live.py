@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 
 from projections.analytics import schema
 from projections.analytics.clients import writer_client
+from projections.analytics.consent import ConsentLedger
 from projections.analytics.sink import ClickHouseSink, FlushResult
 from projections.deliveries import EventDelivery, WatermarkDelivery
 from smartcourse.settings import Settings
@@ -38,7 +39,8 @@ class AnalyticsFeed:
             # The caller does the batching (N rows or T seconds): one insert per batch.
             self._sink = ClickHouseSink(client, self.settings.analytics_database,
                                         name=self.name, max_rows=sys.maxsize,
-                                        max_seconds=math.inf)
+                                        max_seconds=math.inf,
+                                        consents=ConsentLedger(self.settings.pg_dsn))
         return self._sink
 
     def handle_batch(self, deliveries: Sequence[EventDelivery | WatermarkDelivery]
@@ -56,4 +58,6 @@ class AnalyticsFeed:
     def close(self) -> None:
         if self._sink is not None:
             self._sink.client.close()
+            if self._sink.consents is not None:
+                self._sink.consents.close()
             self._sink = None

@@ -28,6 +28,7 @@ from clickhouse_connect.driver.client import Client
 from commands.adapters.event_store import COLUMNS, StoredEvent
 from projections.analytics import schema
 from projections.analytics.clients import writer_client
+from projections.analytics.consent import ConsentLedger
 from projections.analytics.sink import ClickHouseSink
 from smartcourse.settings import Settings
 
@@ -102,8 +103,9 @@ def copy_range(settings: Settings, client: Client, database: str, version: int, 
                upto: int, size: int, progress: Progress | None = None) -> int:
     """Copy the store's events in (after, upto] into a version through the live path's sink
     (pinned to that version); returns how many."""
+    consents = ConsentLedger(settings.pg_dsn)
     sink = ClickHouseSink(client, database, name="rebuild", max_rows=size,
-                          max_seconds=float("inf"), version=version)
+                          max_seconds=float("inf"), version=version, consents=consents)
     copied = 0
     try:
         for chunk in read_chunks(settings.pg_dsn, after, upto, size):
@@ -115,8 +117,10 @@ def copy_range(settings: Settings, client: Client, database: str, version: int, 
         sink.discard()
         with contextlib.suppress(Exception):  # the first error is the one to report
             sink.close()
+        consents.close()
         raise
     sink.close()
+    consents.close()
     return copied
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from commands.adapters.event_store import StoredEvent
 from privacy.personal import personal_event_types
+from projections.analytics.consent import Consents
 from projections.deliveries import EventDelivery, WatermarkDelivery
 
 COLUMNS = (
@@ -134,8 +135,10 @@ class Batch:
         return f"analytics-{len(self.rows)}-{digest.hexdigest()}"
 
 
-def prepare(items: Iterable[Incoming], checkpoints: Mapping[Source, int]) -> Batch:
-    """Rows for the events not yet inserted, in arrival order, and the new positions.
+def prepare(items: Iterable[Incoming], checkpoints: Mapping[Source, int],
+            consents: Consents | None = None) -> Batch:
+    """Rows for the events not yet inserted, in arrival order, and the new positions; with
+    `consents`, each event first reduced to what its users' analytics consent allows.
 
     An event from Kafka at or below its partition's checkpoint was inserted by an earlier
     acknowledged batch (a redelivery after a crash): it is skipped. Events from the store (no
@@ -171,5 +174,5 @@ def prepare(items: Iterable[Incoming], checkpoints: Mapping[Source, int]) -> Bat
             batch.duplicates += 1
             continue
         remember(event_key)
-        rows.append(to_row(event))
+        rows.append(to_row(event if consents is None else consents.reduce(event)))
     return batch

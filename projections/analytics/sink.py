@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from commands.adapters.event_store import StoredEvent
 from projections.analytics import schema
+from projections.analytics.consent import ConsentLedger
 from projections.analytics.rows import COLUMNS, Batch, Incoming, Source, prepare
 from projections.deliveries import WatermarkDelivery
 
@@ -48,7 +50,8 @@ class ClickHouseSink:
 
     def __init__(self, client: Client, database: str = "smartcourse", *, name: str = "analytics",
                  max_rows: int = 20_000, max_seconds: float = 1.0, version: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 consents: ConsentLedger | None = None) -> None:
         self.client = client
         self.database = database
         self.name = name
@@ -56,6 +59,7 @@ class ClickHouseSink:
         self.max_seconds = max_seconds
         self.version = version
         self._clock = clock
+        self.consents = consents  # the live sink and rebuilds pass one (docs/adr/0031)
         self._buffer: list[Incoming] = []
         self._events = 0  # events (not watermarks) in the buffer
         self._since: float | None = None  # when the oldest buffered item arrived
@@ -108,7 +112,10 @@ class ClickHouseSink:
         and hand the batch again) and no checkpoint moves."""
         if not self._buffer:
             return None
-        batch = prepare(self._buffer, self.checkpoints())
+        found = None if self.consents is None else self.consents.consents(
+            item if isinstance(item, StoredEvent) else item.event for item in self._buffer
+            if not isinstance(item, WatermarkDelivery))
+        batch = prepare(self._buffer, self.checkpoints(), found)
         version = self._insert(batch)
         self._save_positions(batch)
         self.discard()

@@ -9,8 +9,10 @@ its hash. Events written before the reference still carry the text; they are use
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import Any, Protocol
 from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
@@ -64,18 +66,42 @@ def resolve(course: Course, lessons: Sequence[Lesson]) -> tuple[Lesson, ...]:
     return tuple(resolved)
 
 
-class PublishedContent:
-    """Resolves lessons by reference through `load` (the course's events, in version order)."""
+class FileTexts(Protocol):
+    """The text a lesson's stored assets add (assets/texts.py; blocking I/O)."""
 
-    def __init__(self, load: Load) -> None:
+    def lesson_text(self, content: str, files: Sequence[dict[str, Any]]) -> str: ...
+
+
+def with_files(course: Course, lessons: Sequence[Lesson],
+               texts: FileTexts | None) -> tuple[Lesson, ...]:
+    """Each lesson's text followed by its stored assets' text (the same bytes, by hash)."""
+    files = {lesson.lesson_id: course.lessons[lesson.lesson_id].get("files", ())
+             for lesson in lessons if lesson.lesson_id in course.lessons}
+    if not any(files.values()):
+        return tuple(lessons)
+    if texts is None:
+        raise ContentUnavailable("lessons have stored assets and no object store to read")
+    return tuple(replace(lesson, content=texts.lesson_text(lesson.content or "", found))
+                 if (found := files.get(lesson.lesson_id)) else lesson
+                 for lesson in lessons)
+
+
+class PublishedContent:
+    """Resolves lessons by reference through `load` (the course's events, in version order),
+    with the text of their stored assets through `files`."""
+
+    def __init__(self, load: Load, files: FileTexts | None = None) -> None:
         self._load = load
+        self._files = files
 
     async def lessons(self, course_id: UUID, content_version: int,
                       lessons: Sequence[Lesson]) -> tuple[Lesson, ...]:
         if not by_reference(lessons):
             return tuple(lessons)
         events = await self._load(course_id)
-        return resolve(fold_to_publish(events, content_version), lessons)
+        course = fold_to_publish(events, content_version)
+        resolved = resolve(course, lessons)
+        return await asyncio.to_thread(with_files, course, resolved, self._files)
 
 
 def stream_loader(pool: AsyncConnectionPool) -> Load:
@@ -89,7 +115,8 @@ def stream_loader(pool: AsyncConnectionPool) -> Load:
     return load
 
 
-def published_lessons(dsn: str, published: StoredEvent) -> tuple[Lesson, ...]:
+def published_lessons(dsn: str, published: StoredEvent,
+                      files: FileTexts | None = None) -> tuple[Lesson, ...]:
     """The lessons of a stored course.published with their text (for tools and tests that
     hold the event, not an EventStore): one synchronous read of the course's stream."""
     import psycopg
@@ -102,4 +129,4 @@ def published_lessons(dsn: str, published: StoredEvent) -> tuple[Lesson, ...]:
                             " ORDER BY version", [published.aggregate_id]).fetchall()
     course = fold_to_publish([StoredEvent(*row) for row in rows],
                              int(published.payload["content_version"]))
-    return resolve(course, lessons)
+    return with_files(course, resolve(course, lessons), files)

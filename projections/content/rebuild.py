@@ -20,6 +20,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from assets.texts import AssetTexts
 from projections.content.chunking import Lesson, chunk_course
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
 from projections.content.published import PublishedContent, stream_loader
@@ -137,7 +138,8 @@ async def rebuild_weaviate(settings: Settings, encoder: Encoder | None = None,
                 raise RebuildBusy(f"a rebuild of {index.alias} is already running")
             try:
                 await ensure_content_schema(guard)
-                return await _rebuild(pool, index, embedder, keep_previous, started)
+                return await _rebuild(pool, index, embedder, keep_previous, started,
+                                      AssetTexts.from_settings(settings))
             finally:
                 await guard.execute("SELECT pg_advisory_unlock(hashtext(%s))",
                                     [REBUILD_LOCK + index.alias])
@@ -148,13 +150,13 @@ async def rebuild_weaviate(settings: Settings, encoder: Encoder | None = None,
 
 
 async def _rebuild(pool: AsyncConnectionPool, index: ChunkIndex, embedder: Embedder,
-                   keep_previous: bool, started: float) -> RebuildOutcome:
+                   keep_previous: bool, started: float, files: AssetTexts) -> RebuildOutcome:
     await index.target()  # the alias exists from here on
     collection = await index.create_version()
     content = ReadyContent()
     head = await _head(pool)
     courses = await _fold(pool, content, 0, head)
-    texts = PublishedContent(stream_loader(pool))
+    texts = PublishedContent(stream_loader(pool), files)
     chunks, computed = await _index(content, courses, index, embedder, collection, texts)
     async with index_lock(pool, index.alias, shared=False):
         latest = await _head(pool)

@@ -49,6 +49,7 @@ CREATE TABLE {s}.course_lessons (
     assets         jsonb NOT NULL,
     updated_at     timestamptz NOT NULL,
     content        text NOT NULL DEFAULT '',
+    files          jsonb NOT NULL DEFAULT '[]',  -- stored assets (bytes in the object store)
     PRIMARY KEY (course_id, lesson_id)
 );
 CREATE INDEX ON {s}.course_lessons (course_id, module_index, lesson_index);
@@ -66,6 +67,7 @@ CREATE TABLE {s}.course_version_lessons (
     content         text NOT NULL,
     assets          jsonb NOT NULL,
     published_at    timestamptz NOT NULL,
+    files           jsonb NOT NULL DEFAULT '[]',
     PRIMARY KEY (course_id, content_version, lesson_id)
 );
 CREATE TABLE {s}.course_quizzes (
@@ -107,9 +109,9 @@ PUBLISHED = _update("published", "status = CASE status WHEN 'READY' THEN 'READY'
 # the lessons as they stood at this publish, live and on a replay alike.
 SNAPSHOT = Statement("detail.snapshot", """
 INSERT INTO {s}.course_version_lessons (course_id, content_version, lesson_id, module_id,
-    module_title, title, module_index, lesson_index, content, assets, published_at)
+    module_title, title, module_index, lesson_index, content, assets, published_at, files)
 SELECT l.course_id, %(content_version)s, l.lesson_id, l.module_id, m.title, l.title,
-    l.module_index, l.lesson_index, l.content, l.assets, %(at)s
+    l.module_index, l.lesson_index, l.content, l.assets, %(at)s, l.files
 FROM {s}.course_lessons l
 JOIN {s}.course_modules m ON m.course_id = l.course_id AND m.module_id = l.module_id
 WHERE l.course_id = %(id)s
@@ -169,6 +171,22 @@ WHERE l.course_id = %(id)s AND l.lesson_id = ANY(%(lesson_ids)s::uuid[])
 """)
 ASSETS_REVISED = Statement("detail.assets_revised", TOUCHED + """
 UPDATE {s}.course_lessons SET assets = %(assets)s::jsonb, updated_at = %(at)s
+WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
+""")
+# A stored asset replaces the lesson's file of the same asset id in place, else is appended.
+FILE_STORED = Statement("detail.file_stored", TOUCHED + """
+UPDATE {s}.course_lessons SET updated_at = %(at)s, files = CASE
+    WHEN files @> %(match)s::jsonb THEN (
+        SELECT jsonb_agg(CASE WHEN f->>'asset_id' = %(asset_id)s THEN %(file)s::jsonb ELSE f END
+                         ORDER BY n)
+        FROM jsonb_array_elements(files) WITH ORDINALITY AS e(f, n))
+    ELSE files || jsonb_build_array(%(file)s::jsonb) END
+WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
+""")
+FILE_REMOVED = Statement("detail.file_removed", TOUCHED + """
+UPDATE {s}.course_lessons SET updated_at = %(at)s, files = coalesce((
+    SELECT jsonb_agg(f ORDER BY n) FROM jsonb_array_elements(files) WITH ORDINALITY AS e(f, n)
+    WHERE f->>'asset_id' <> %(asset_id)s), '[]'::jsonb)
 WHERE course_id = %(id)s AND lesson_id = %(lesson_id)s
 """)
 LESSON_QUIZZES_REMOVED = Statement("detail.lesson_quizzes_removed", """
@@ -255,6 +273,16 @@ def fold(event: StoredEvent) -> list[Change]:
         case "course.lesson_assets_revised":
             return [Change(ASSETS_REVISED, {**base, "lesson_id": uuid(p, "lesson_id"),
                                             "assets": _assets(p["assets"])})]
+        case "course.asset_stored":
+            stored = {k: p[k] for k in ("name", "mime_type", "size_bytes", "sha256", "key")}
+            file = {"asset_id": str(p["asset_id"]), **stored}
+            return [Change(FILE_STORED, {
+                **base, "lesson_id": uuid(p, "lesson_id"), "asset_id": file["asset_id"],
+                "file": json.dumps(file, sort_keys=True),
+                "match": json.dumps([{"asset_id": file["asset_id"]}])})]
+        case "course.asset_removed":
+            return [Change(FILE_REMOVED, {**base, "lesson_id": uuid(p, "lesson_id"),
+                                          "asset_id": str(p["asset_id"])})]
         case "course.quiz_added" | "course.quiz_revised":
             return [Change(QUIZ_SET, {
                 **base, "quiz_id": uuid(p, "quiz_id"), "title": p["title"],

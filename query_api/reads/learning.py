@@ -19,19 +19,21 @@ from query_api.models import (
     QuizQuestion,
     QuizResult,
     QuizView,
+    StoredAsset,
 )
 
 LESSON = """
-SELECT l.lesson_id, l.module_id, l.title, l.content, l.assets, l.updated_at,
+SELECT l.lesson_id, l.module_id, l.title, l.content, l.assets, l.files, l.updated_at,
        coalesce(array_agg(q.quiz_id ORDER BY q.title, q.quiz_id)
                 FILTER (WHERE q.quiz_id IS NOT NULL), '{}') AS quiz_ids
 FROM read_models.course_lessons l
 LEFT JOIN read_models.course_quizzes q ON q.course_id = l.course_id AND q.lesson_id = l.lesson_id
 WHERE l.course_id = %s AND l.lesson_id = %s
-GROUP BY l.lesson_id, l.module_id, l.title, l.content, l.assets, l.updated_at
+GROUP BY l.lesson_id, l.module_id, l.title, l.content, l.assets, l.files, l.updated_at
 """
 PUBLISHED_LESSON = """
-SELECT l.lesson_id, l.module_id, l.title, l.content, l.assets, l.published_at AS updated_at,
+SELECT l.lesson_id, l.module_id, l.title, l.content, l.assets, l.files,
+       l.published_at AS updated_at,
        coalesce((SELECT array_agg(q.quiz_id ORDER BY q.title, q.quiz_id)
                  FROM read_models.course_quizzes q
                  WHERE q.course_id = l.course_id AND q.lesson_id = l.lesson_id), '{}')
@@ -65,22 +67,44 @@ WHERE enrollment_id = %s ORDER BY quiz_id
 OWNER = "SELECT student_id FROM read_models.quiz_enrollments WHERE enrollment_id = %s"
 
 
-async def lesson(conn: AsyncConnection, course_id: UUID, lesson_id: UUID,
-                 version: int | None = None) -> LessonContent | None:
-    """The lesson as it is now (`version` None: its authors' draft) or as published in
-    `version`."""
+async def _lesson_row(conn: AsyncConnection, course_id: UUID, lesson_id: UUID,
+                      version: int | None) -> dict[str, Any] | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         if version is None:
             await cur.execute(LESSON, [course_id, lesson_id])
         else:
             await cur.execute(PUBLISHED_LESSON, [course_id, version, lesson_id])
-        row = await cur.fetchone()
+        return await cur.fetchone()
+
+
+async def lesson(conn: AsyncConnection, course_id: UUID, lesson_id: UUID,
+                 version: int | None = None) -> LessonContent | None:
+    """The lesson as it is now (`version` None: its authors' draft) or as published in
+    `version`."""
+    row = await _lesson_row(conn, course_id, lesson_id, version)
     if row is None:
         return None
     return LessonContent(
         course_id=course_id, lesson_id=row["lesson_id"], module_id=row["module_id"],
         title=row["title"], content=row["content"], assets=list(row["assets"] or []),
+        files=[stored_asset(course_id, row["lesson_id"], f) for f in row["files"] or []],
         quiz_ids=list(row["quiz_ids"]), updated_at=row["updated_at"])
+
+
+def stored_asset(course_id: UUID, lesson_id: UUID, file: dict[str, Any]) -> StoredAsset:
+    return StoredAsset(
+        asset_id=file["asset_id"], name=file["name"], mime_type=file["mime_type"],
+        size_bytes=file["size_bytes"], sha256=file["sha256"],
+        download_path=f"/courses/{course_id}/lessons/{lesson_id}/assets/{file['asset_id']}")
+
+
+async def lesson_file(conn: AsyncConnection, course_id: UUID, lesson_id: UUID,
+                      asset_id: UUID, version: int | None) -> dict[str, Any] | None:
+    """One stored asset of the lesson (with its object key), as `lesson` reads it."""
+    row = await _lesson_row(conn, course_id, lesson_id, version)
+    if row is None:
+        return None
+    return next((f for f in row["files"] or [] if f["asset_id"] == str(asset_id)), None)
 
 
 async def quizzes(conn: AsyncConnection, course_id: UUID, with_answers: bool) -> list[QuizView]:

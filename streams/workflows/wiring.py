@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from assets.texts import AssetTexts
 from projections.content.embeddings import Embedder, Encoder, VectorCache, shared_encoder
 from projections.content.published import PublishedContent
 from projections.content.store import ensure_content_schema
@@ -44,7 +45,8 @@ async def open_publishing(
                             VectorCache(side.pool), settings.embedding_batch_size)
         yield PublishingWorkflow(side.bus, WorkflowStore(side.pool), embedder, index,
                                  policy or retry_policy(settings), sleep=sleep,
-                                 content=PublishedContent(side.store.load))
+                                 content=PublishedContent(side.store.load,
+                                                          AssetTexts.from_settings(settings)))
     finally:
         if embedder is not None:
             embedder.close()

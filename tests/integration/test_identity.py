@@ -337,3 +337,20 @@ def test_security_headers_and_cors_for_allowed_origins_only(strict_api: str) -> 
     assert plain.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in plain.headers["content-security-policy"]
 
+
+
+def test_the_query_apis_authorize_logs_in_at_the_command_api(
+        command_api: str, query_api: str, settings: Settings) -> None:
+    spec = httpx.get(f"{query_api}/openapi.json", timeout=30).json()
+    flow = spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
+    assert flow["tokenUrl"] == f"{settings.public_command_url}/auth/token"
+    # Swagger UI on the query API's origin posts the login form there: CORS lets it.
+    origin = settings.public_query_url
+    preflight = httpx.options(f"{command_api}/auth/token", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"}, timeout=30)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == origin
+    elsewhere = httpx.options(f"{command_api}/auth/token", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, timeout=30)
+    assert "access-control-allow-origin" not in elsewhere.headers

@@ -29,6 +29,8 @@ def schemathesis(base_url: str, token: str, report: Path) -> subprocess.Complete
         [binary, "run", f"{base_url}/openapi.json", "--checks", CHECKS,
          "--header", f"Authorization: {token}", "--max-examples", "10",
          "--phases", "examples,coverage,fuzzing", "--workers", "1", "--seed", "2026",
+         # the first semantic search loads the embedding model: slow on a loaded machine
+         "--request-timeout", "120",
          "--exclude-path-regex", EXCLUDED,
          "--report-junit-path", str(report)],
         capture_output=True, text=True, timeout=900)

@@ -25,7 +25,6 @@ from projections.deliveries import EventDelivery
 from projections.registry import PROJECTIONS
 from projections.replay import plan_replay, replay_projection
 from projections.sink import PostgresProjector
-from projections.store_reader import store_head
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
 from tests.support.projections import Make
@@ -117,9 +116,9 @@ def test_an_interrupted_replay_resumes_and_ends_equal(dsn: str, copy_of: Make,
             await apply_live(conn, projection, written, seed=7)
             live = await table_checksums(conn, projection, 1, written.ids)
             chunks = 0
-            # At least four chunks whatever the store holds, so the interruption after the
-            # second always lands mid-way.
-            chunk_size = max(100, await store_head(conn) // 4)
+            # At least four chunks of the events it reads whatever the store holds, so the
+            # interruption after the second always lands mid-way.
+            chunk_size = max(1, (await plan_replay(conn, projection)).events // 4)
 
             def stop_after_two(events: int, position: int, head: int) -> None:
                 nonlocal chunks
@@ -178,19 +177,20 @@ def test_live_batches_during_a_replay_lose_nothing(stack: Settings, copy_of: Mak
                     fed = new[-1].position if new else fed
 
                 await feed_new()
-                replay = asyncio.create_task(
-                    replay_projection(stack.pg_dsn, projection, chunk_size=10_000))
-                rounds = 0
+                replay = asyncio.create_task(  # small chunks: many commits to interleave with
+                    replay_projection(stack.pg_dsn, projection, chunk_size=100))
+                rounds = during = 0
                 while not replay.done() or rounds < 2:
                     course = await history.course(modules=1, lessons=1)
                     await history.enroll(course)
                     await feed_new()
                     rounds += 1
+                    during += not replay.done()  # applied live while the replay still ran
                 outcome = await replay
                 await history.enroll(history.courses[0])
                 await feed_new()
 
-                assert outcome.version == 2 and rounds > 2
+                assert outcome.version == 2 and during >= 1
                 await PostgresProjector(reference).apply(conn, [
                     EventDelivery(e) for e in await events_after(conn, history.aggregate_ids, 0)])
                 assert await table_checksums(conn, projection, 2, history.aggregate_ids) == (

@@ -75,9 +75,10 @@ def operator_admin(base_url: str) -> Login:
 
 
 def account(http: httpx.Client, base_url: str, role: str = "student",
-            user_id: UUID | None = None, display_name: str = "Test user") -> Login:
+            user_id: UUID | None = None, display_name: str = "Test user",
+            email: str | None = None) -> Login:
     """A registered, logged-in account with `role` (staff roles granted by the admin)."""
-    email, password = new_email(role), new_password()
+    email, password = email or new_email(role), new_password()
     admin = operator_admin(base_url) if role != "student" or user_id else None
     extra = {"user_id": str(user_id)} if user_id else {}
     reply = register(http, email, password, display_name,

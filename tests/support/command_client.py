@@ -14,11 +14,12 @@ from tests.support.accounts import account
 
 class CommandClient:
     def __init__(self, base_url: str, user_id: UUID | None = None, role: str = "student",
-                 client: httpx.Client | None = None, display_name: str = "Test user") -> None:
+                 client: httpx.Client | None = None, display_name: str = "Test user",
+                 email: str | None = None) -> None:
         self.base_url = base_url
         self.role = role
         self.http = client or httpx.Client(base_url=base_url, timeout=30)
-        self.login = account(self.http, base_url, role, user_id, display_name)
+        self.login = account(self.http, base_url, role, user_id, display_name, email)
         self.user_id = self.login.user_id
         self.headers = self.login.headers
 

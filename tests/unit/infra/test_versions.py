@@ -27,6 +27,7 @@ def image_tag(service: str) -> str:
         ("weaviate", version_of("weaviate")),
         ("mailpit", "v" + version_of("mailpit")),  # its images are tagged v1.33.1
         ("toxiproxy", version_of("toxiproxy")),
+        ("s3", version_of("s3")),  # andrewgaul/s3proxy, tagged by release
     ],
 )
 def test_compose_image_matches_pinned_version(service: str, expected: str) -> None:

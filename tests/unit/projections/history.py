@@ -13,7 +13,7 @@ from commands import messages as m
 from commands.adapters.event_store import StoredEvent
 from commands.bus import CommandBus
 from commands.domain.errors import SmartCourseError
-from commands.domain.ids import enrollment_id
+from commands.domain.ids import certificate_id, enrollment_id
 from projections.deliveries import EventDelivery, WatermarkDelivery
 
 
@@ -48,7 +48,9 @@ class History:
 
     @property
     def aggregate_ids(self) -> set[UUID]:
-        return {c.id for c in self.courses} | set(self.enrollments)
+        students = {student.user_id for _, student in self.enrollments.values()}
+        certificates = {certificate_id(e) for e in self.enrollments}
+        return {c.id for c in self.courses} | set(self.enrollments) | students | certificates
 
     async def do(self, command: Any, actor: m.Actor) -> None:
         try:

@@ -93,6 +93,12 @@ def _domain_events() -> list[Any]:
     course.revise_lesson_assets(lesson, [{"name": "notes.md", "url": "https://x.test/n.md",
                                           "mime_type": "text/markdown", "size_bytes": 12}])
     course.remove_module(extra)
+    asset, shown = uuid4(), uuid4()
+    course.request_asset_upload(lesson, asset, "courses/c/a/1", "slides.pdf",
+                                "application/pdf", 10, "0" * 64)
+    course.confirm_asset_upload(lesson, asset, "courses/c/a/1", 10, "0" * 64)
+    course.store_asset(lesson, shown, "courses/c/a/2", "notes.md", "text/markdown", 5, "1" * 64)
+    course.remove_asset(lesson, shown)
     quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": str(lesson),
             "module_id": None, "pass_mark": 50.0, "max_attempts": 2, "questions": [
                 {"question_id": "q1", "kind": "multiple_choice", "prompt": "Which?",

@@ -65,6 +65,11 @@ def live_history() -> History:
     course.move_lesson(moved, module_id, 1)
     course.revise_lesson_assets(first, [{"name": "n.md", "url": "https://example.org/n.md"}])
     course.remove_module(extra)
+    stored, kept = uuid4(), uuid4()
+    course.request_asset_upload(first, stored, "k/1", "a.pdf", "application/pdf", 9, "a" * 64)
+    course.confirm_asset_upload(first, stored, "k/1", 9, "a" * 64)
+    course.store_asset(first, kept, "k/2", "b.txt", "text/plain", 3, "b" * 64)
+    course.remove_asset(first, kept)
     quiz = {"quiz_id": str(uuid4()), "title": "Check", "lesson_id": None,
             "module_id": str(module_id), "pass_mark": 50.0, "max_attempts": 3, "questions": [
                 {"question_id": "q", "kind": "short_answer", "prompt": "What?", "options": [],

@@ -642,6 +642,15 @@ def with_two_modules() -> Course:
     return course
 
 
+ASSET = uuid4()
+
+
+def with_asset(course: Course) -> Course:
+    course.store_asset(course.lesson_ids[0], ASSET, "k/0", "a.txt", "text/plain", 5, "a" * 64)
+    course.collect_events()
+    return course
+
+
 FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "revise details": (given_published, DETAIL_EDITS["revise details"]),
     "change capacity": (given_published, DETAIL_EDITS["change capacity"]),
@@ -672,6 +681,12 @@ FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "set quiz rules": (given_published, lambda c: c.set_quiz_rules("last", True)),
     "restore": (given_archived, lambda c: c.restore()),
     "delete": (given_draft, lambda c: c.delete()),
+    "request asset upload": (given_published, lambda c: c.request_asset_upload(
+        c.lesson_ids[0], ASSET, "k/1", "a.pdf", "application/pdf", 5, "a" * 64)),
+    "store asset": (given_published, lambda c: c.store_asset(
+        c.lesson_ids[0], ASSET, "k/1", "a.txt", "text/plain", 5, "a" * 64)),
+    "remove asset": (lambda: with_asset(given_published()),
+                     lambda c: c.remove_asset(c.lesson_ids[0], ASSET)),
 }
 
 
