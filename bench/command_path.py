@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,35 @@ class Seed:
         random.shuffle(self.progress)
 
 
+SEED_ATTEMPTS = 6
+
+
+async def seed_post(http: httpx.AsyncClient, path: str, body: Any,
+                    headers: dict[str, str]) -> dict[str, Any]:
+    """One seeding write, retried safely: the same Idempotency-Key on every attempt (the
+    command API answers a repeat with the first answer), after a dropped connection or a
+    409 concurrency_conflict (the supervised enrollment workflow, when it runs, writes to
+    the same enrollments at the same time). Any other refusal fails the seed, with its body."""
+    headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    for attempt in range(1, SEED_ATTEMPTS + 1):
+        try:
+            reply = await http.post(path, json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == SEED_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+            continue
+        conflict = reply.status_code == 409 and "concurrency_conflict" in reply.text
+        if conflict and attempt < SEED_ATTEMPTS:
+            await asyncio.sleep(0.1 * attempt)
+            continue
+        if reply.status_code >= 400:
+            raise RuntimeError(f"seeding POST {path} answered {reply.status_code}: "
+                               f"{reply.text[:300]}")
+        return reply.json()
+    raise AssertionError("unreachable")
+
+
 async def seed(base: str, settings: Settings) -> Seed:
     [(_, token)] = await register(settings, 1, "instructor")
     auth = {"Authorization": f"Bearer {token}"}
@@ -65,9 +95,7 @@ async def seed(base: str, settings: Settings) -> Seed:
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=32)) as http:
         async def post(path: str, body: Any, headers: dict[str, str]) -> dict[str, Any]:
-            reply = await http.post(path, json=body, headers=headers)
-            reply.raise_for_status()
-            return reply.json()
+            return await seed_post(http, path, body, headers)
 
         async def course() -> tuple[str, list[str]]:
             course_id = (await post("/courses", {"title": "Bench course",

@@ -36,6 +36,7 @@ APP_CLASSES = {
     "analytics-worker": "infra.app.services:AnalyticsWorker",
     "workflow-worker": "infra.app.services:WorkflowWorker",
     "assistant-api": "infra.app.services:AssistantApi",
+    "console": "infra.app.services:Console",
 }
 
 

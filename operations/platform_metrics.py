@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -53,6 +54,36 @@ def lag_of(head: int, position: int) -> int:
     return max(0, head - position)
 
 
+@dataclass(frozen=True)
+class PlatformState:
+    """What the platform gauges are made of (also the operator's console's pages)."""
+
+    head: int
+    relays: dict[str, int]  # event_store.checkpoints: name -> position
+    reached: dict[str, int]  # projection -> position (minimum over its partitions)
+    projections: list[tuple[str, str, float]]  # name, state, seconds its laggard stood still
+    letters: list[tuple[str, int]]  # projection, dead letters waiting
+    workflows: list[tuple[str, int, int]]  # publishing state, count, stuck
+
+    def lag_events(self, projection: str) -> int:
+        return lag_of(self.head, self.reached.get(projection, 0))
+
+
+def read_state(settings: Settings) -> PlatformState:
+    """One bounded read of PostgreSQL (psycopg.Error when it cannot be read)."""
+    with psycopg.connect(settings.pg_dsn, autocommit=True, connect_timeout=2,
+                         options="-c statement_timeout=3000") as conn:
+        head = conn.execute(HEAD).fetchone()[0]  # type: ignore[index]
+        relays = dict(conn.execute(RELAY).fetchall())
+        reached = projection_positions(conn, settings.worker_topic_partitions,
+                                       topic_prefix=settings.worker_topic_prefix)
+        projections = [(n, s, float(idle)) for n, s, idle in conn.execute(PROJECTIONS)]
+        letters = _optional(conn, DEAD_LETTERS)
+        workflows = _optional(conn, WORKFLOWS, {
+            "terminal": list(TERMINAL), "stuck": settings.stuck_workflow_seconds})
+    return PlatformState(head, relays, reached, projections, letters, workflows)
+
+
 class PlatformCollector(Collector):
     def __init__(self, settings: Settings, consumer_groups: Iterable[str]) -> None:
         self.settings = settings
@@ -73,20 +104,13 @@ class PlatformCollector(Collector):
     # -- PostgreSQL: positions, lag, dead letters, workflows --------------------------------
     def _postgres(self) -> Iterator[GaugeMetricFamily]:
         try:
-            with psycopg.connect(self.settings.pg_dsn, autocommit=True, connect_timeout=2,
-                                 options="-c statement_timeout=3000") as conn:
-                head = conn.execute(HEAD).fetchone()[0]  # type: ignore[index]
-                relays = dict(conn.execute(RELAY).fetchall())
-                reached = projection_positions(conn, self.settings.worker_topic_partitions,
-                                               topic_prefix=self.settings.worker_topic_prefix)
-                projections = conn.execute(PROJECTIONS).fetchall()
-                letters = _optional(conn, DEAD_LETTERS)
-                workflows = _optional(conn, WORKFLOWS, {
-                    "terminal": list(TERMINAL), "stuck": self.settings.stuck_workflow_seconds})
+            state = read_state(self.settings)
         except psycopg.Error as error:
             SCRAPE_ERRORS.labels("postgres").inc()
             log.error("platform metrics: PostgreSQL unreadable", extra={"reason": str(error)})
             return
+        head, relays, reached = state.head, state.relays, state.reached
+        projections, letters, workflows = state.projections, state.letters, state.workflows
         yield _gauge("smartcourse_store_head_position", "The event store's last position",
                      [], [([], head)])
         yield _gauge("smartcourse_checkpoint_position",

@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     prometheus_scrape_interval: str = "5s"
     stuck_workflow_seconds: float = 600.0
     chaos_enabled: bool = False
+    # The operator's console (operations/console, docs/adr/0035): its own process's port.
+    console_port: int = 8003
     # -- Enrollment workflow, notifications, certificates, reconciliation (docs/adr/0016) ----
     # Mailpit (the local SMTP sink with a REST API) and where mail is sent: SMTP host/port
     # default to the local Mailpit; set them (with a user and password) for a real relay.

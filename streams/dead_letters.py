@@ -154,6 +154,50 @@ async def mark_replayed(conn: AsyncConnection, ids: Sequence[int]) -> None:
                        " WHERE id = ANY(%s)", [list(ids)])
 
 
+def waiting_filter(projection: str | None, include_replayed: bool) -> tuple[str, list[Any]]:
+    """The `where` and params of `fetch` for a listing: one projection's or all, waiting only
+    unless `include_replayed` (`smartcourse dlq list` and the operator's console)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if projection:
+        clauses.append("projection = %s")
+        params.append(projection)
+    if not include_replayed:
+        clauses.append("replayed_at IS NULL")
+    return " AND ".join(clauses) or "true", params
+
+
+def publish(letters: Sequence[Letter], bootstrap: str, prefix: str,
+            timeout: float = 30.0) -> None:
+    """Put letters on PREFIX.dlq, as the worker does (letters of a replay that failed
+    again); raises RuntimeError when Kafka does not confirm them in `timeout` seconds."""
+    if not letters:
+        return
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for letter in letters:
+        key, value, headers = topic_message(letter)
+        producer.produce(f"{prefix}.dlq", key=key, value=value, headers=headers)
+    if producer.flush(timeout):
+        raise RuntimeError("the dead-letter topic did not confirm the new letters")
+
+
+def decoded(letter: Letter, registry_url: str) -> Any:
+    """The letter's message as an event record, or why it cannot be read (None: no message)."""
+    if not letter.payload:
+        return None
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from commands.adapters.avro_contracts import EventDecoder
+
+    decoder = EventDecoder(SchemaRegistryClient({"url": registry_url}))
+    try:
+        return decoder.decode(letter.payload, letter.topic or "smartcourse.unknown")
+    except Exception as error:  # noqa: BLE001 - shown to the operator, not handled
+        return {"undecodable": f"{type(error).__name__}: {error}"}
+
+
 def topic_message(letter: Letter) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of a letter on the dead-letter topic: keyed by aggregate, the
     value a JSON document holding everything (the original message base64-encoded)."""

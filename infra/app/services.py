@@ -162,3 +162,14 @@ class AssistantApi(AppProcess):
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.assistant_api_port}
+
+
+class Console(AppProcess):
+    """The operator's web console (operations/console, docs/adr/0035)."""
+
+    name = "console"
+    subcommand = "console"
+    health_path = "/health/ready"
+
+    def ports(self) -> dict[str, int]:
+        return {"http": self.settings.console_port}

@@ -58,13 +58,7 @@ def list_letters(
 
     if projection is not None and projection not in PROJECTIONS:
         raise _fail(f"unknown projection {projection!r} (known: {', '.join(PROJECTIONS)})")
-    clauses, params = [], []
-    if projection:
-        clauses.append("projection = %s")
-        params.append(projection)
-    if not include_replayed:
-        clauses.append("replayed_at IS NULL")
-    where = " AND ".join(clauses) or "true"
+    where, params = dead_letters.waiting_filter(projection, include_replayed)
     letters = _run(lambda conn: dead_letters.fetch(conn, where, params, limit))
     for line in listing(letters, projection, include_replayed):
         typer.echo(line)
@@ -93,23 +87,8 @@ def show(letter_id: Annotated[int, typer.Argument(help="The letter's id.")]) -> 
         raise _fail(f"no dead letter {letter_id}")
     letter = found[0]
     shown = letter.describe()
-    shown["event"] = _decoded(letter.payload, letter.topic)
+    shown["event"] = dead_letters.decoded(letter, Settings().registry_url)
     typer.echo(json.dumps(shown, indent=2, default=str))
-
-
-def _decoded(payload: bytes | None, topic: str | None) -> Any:
-    """The message as an event record, or why it cannot be read."""
-    if not payload:
-        return None
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-
-    from commands.adapters.avro_contracts import EventDecoder
-
-    decoder = EventDecoder(SchemaRegistryClient({"url": Settings().registry_url}))
-    try:
-        return decoder.decode(payload, topic or "smartcourse.unknown")
-    except Exception as error:  # noqa: BLE001 - shown to the operator, not handled
-        return {"undecodable": f"{type(error).__name__}: {error}"}
 
 
 @app.command("replay")
@@ -149,15 +128,9 @@ async def _one(replay_one: Callable[[Any, int], Awaitable[T]], conn: Any, letter
 
 def _publish(letters: Sequence[Any], prefix: str) -> None:
     """Letters of a failed replay go to the dead-letter topic, as the worker's do."""
-    if not letters:
-        return
-    from confluent_kafka import Producer
+    from streams.dead_letters import publish
 
-    from streams.dead_letters import topic_message
-
-    producer = Producer({"bootstrap.servers": Settings().kafka_bootstrap, "acks": "all"})
-    for letter in letters:
-        key, value, headers = topic_message(letter)
-        producer.produce(f"{prefix}.dlq", key=key, value=value, headers=headers)
-    if producer.flush(30):
-        raise _fail("the dead-letter topic did not confirm the new letters")
+    try:
+        publish(letters, Settings().kafka_bootstrap, prefix)
+    except RuntimeError as error:
+        raise _fail(str(error)) from error

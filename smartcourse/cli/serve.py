@@ -63,3 +63,16 @@ def assistant_api(
         port=port or settings.assistant_api_port, workers=1,
         access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
     )
+
+
+def console(
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Serve the operator's web console (admins only) on the loopback host."""
+    settings = Settings()
+    _refuse_unsafe(settings)
+    uvicorn.run(
+        "operations.console.app:create_app", factory=True, host=settings.host,
+        port=port or settings.console_port, workers=1,
+        access_log=False, log_config=log_config("info"), loop="uvloop", http="httptools",
+    )
