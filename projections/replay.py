@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 
@@ -27,7 +28,14 @@ from psycopg import AsyncConnection
 from projections.base import Projection
 from projections.deliveries import EventDelivery
 from projections.positions import advance_positions
-from projections.schema import create_version, ensure_read_models, point_views, version_schemas
+from projections.schema import (
+    create_version,
+    ddl_fingerprint,
+    ensure_read_models,
+    point_views,
+    stale,
+    version_schemas,
+)
 from projections.store_reader import count_events, read_chunks, read_pages, store_head
 from projections.writer import VersionCache, apply_events
 
@@ -40,6 +48,9 @@ Progress = Callable[[int, int, int], None]  # (events read, position reached, he
 
 class ReplayBusy(RuntimeError):
     """Another replay of the same projection holds its replay lock."""
+
+
+log = logging.getLogger("smartcourse.replay")
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,30 @@ async def replay_projection(dsn: str, projection: Projection, *, chunk_size: int
                          run.dead_letters, head, time.perf_counter() - started, dropped)
 
 
+async def rebuild_stale(dsn: str, projections: Iterable[Projection]) -> list[ReplayOutcome]:
+    """Rebuild every projection whose live version another release's DDL made (a new column,
+    a new table): what a worker does before it consumes, so the fold never writes to tables
+    that lack what it writes. One process does it at a time; the others wait and find
+    nothing left to do. A replay already running (the CLI's) is left to finish."""
+    projections = list(projections)
+    outcomes = []
+    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await ensure_read_models(conn, projections)
+        await conn.execute("SELECT pg_advisory_lock(hashtext('read_models:upgrade'))")
+        try:
+            for projection in await stale(conn, projections):
+                log.warning("projection built by other DDL: rebuilding it",
+                            extra={"projection": projection.name})
+                try:
+                    outcomes.append(await replay_projection(dsn, projection))
+                except ReplayBusy:
+                    log.warning("a replay of the projection is already running",
+                                extra={"projection": projection.name})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('read_models:upgrade'))")
+    return outcomes
+
+
 class _Run:
     """One replay's connections, counters and version cache."""
 
@@ -181,8 +216,9 @@ class _Run:
             await point_views(self.conn, self.projection, version)
             await self.conn.execute(
                 "UPDATE read_models.projections SET live_version = %s, state = 'live',"
-                " rebuild_version = NULL, rebuild_position = NULL, updated_at = now()"
-                " WHERE name = %s", [version, name])
+                " rebuild_version = NULL, rebuild_position = NULL, ddl_sha = %s,"
+                " updated_at = now() WHERE name = %s",
+                [version, ddl_fingerprint(self.projection), name])
             await advance_positions(self.conn, name, head)
         return previous, head
 

@@ -8,6 +8,7 @@ advisory lock); a projection it meets for the first time gets an empty version 1
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from psycopg import AsyncConnection
@@ -27,6 +28,9 @@ CREATE TABLE IF NOT EXISTS read_models.projections (
     rebuild_position bigint,
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
+-- The fingerprint of the DDL the live version was built with: a release that changes a
+-- projection's tables is rebuilt into a new version at the worker's start (see `stale`).
+ALTER TABLE read_models.projections ADD COLUMN IF NOT EXISTS ddl_sha text;
 CREATE TABLE IF NOT EXISTS read_models.projection_positions (
     projection  text NOT NULL,
     topic       text NOT NULL,
@@ -72,8 +76,22 @@ async def ensure_read_models(conn: AsyncConnection,
             await create_version(conn, projection, 1)
             await point_views(conn, projection, 1)
             await conn.execute(
-                "INSERT INTO read_models.projections (name, live_version) VALUES (%s, 1)",
-                [projection.name])
+                "INSERT INTO read_models.projections (name, live_version, ddl_sha)"
+                " VALUES (%s, 1, %s)", [projection.name, ddl_fingerprint(projection)])
+
+
+def ddl_fingerprint(projection: Projection) -> str:
+    """What the version schemas of `projection` are made of, as this code creates them."""
+    return hashlib.sha256((projection.ddl + VERSION_BOOKKEEPING).encode()).hexdigest()[:16]
+
+
+async def stale(conn: AsyncConnection, projections: Iterable[Projection]) -> list[Projection]:
+    """The projections whose live version was built by other DDL than this code's (or before
+    fingerprints were kept): their tables may lack columns the fold now writes."""
+    cur = await conn.execute("SELECT name, ddl_sha FROM read_models.projections")
+    built = dict(await cur.fetchall())
+    return [p for p in projections
+            if p.name in built and built[p.name] != ddl_fingerprint(p)]
 
 
 async def create_version(conn: AsyncConnection, projection: Projection, version: int) -> None:

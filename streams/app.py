@@ -65,6 +65,22 @@ def readiness() -> Readiness:
     return check_sync(checks, modes)
 
 
+async def rebuild_stale_projections() -> None:
+    """A release that changed a projection's tables rebuilds it from the store before the
+    agents apply anything to it (not ready meanwhile: the reads would miss columns)."""
+    from projections.registry import PROJECTIONS
+    from projections.replay import rebuild_stale
+
+    modes.enter("rebuilding", "rebuilding projections whose tables this release changed")
+    try:
+        for outcome in await rebuild_stale(settings.pg_dsn, PROJECTIONS.values()):
+            log.warning("projection rebuilt for this release", extra={
+                "projection": outcome.projection, "version": outcome.version,
+                "events": outcome.events, "seconds": round(outcome.seconds, 1)})
+    finally:
+        modes.leave("rebuilding")
+
+
 class ProjectionsApp(faust.App):
     """The app, plus what must happen once before its consumer subscribes."""
 
@@ -79,6 +95,8 @@ class ProjectionsApp(faust.App):
                                 declared_topic_names(), settings.worker_topic_partitions, 1)
         if settings.worker_metrics_port:
             start_probe_server(settings.host, settings.worker_metrics_port, readiness)
+        if settings.worker_projections:
+            await rebuild_stale_projections()
         configure_tracing(settings, settings.worker_app_id)
         tune_garbage_collector(settings.gc_thresholds)
         log.info("worker starting", extra={

@@ -23,7 +23,8 @@ from projections.base import Projection
 from projections.checksums import table_checksums
 from projections.deliveries import EventDelivery
 from projections.registry import PROJECTIONS
-from projections.replay import plan_replay, replay_projection
+from projections.replay import plan_replay, rebuild_stale, replay_projection
+from projections.schema import ensure_read_models
 from projections.sink import PostgresProjector
 from smartcourse.bootstrap import open_write_side
 from smartcourse.settings import PROJECT_ROOT, Settings
@@ -234,3 +235,34 @@ def test_an_unknown_projection_is_a_one_line_error_with_exit_code_2() -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("error: unknown projection 'no_such_projection'")
+
+
+# -- a release that changes a projection's tables ----------------------------------------------
+def test_a_projection_built_by_other_ddl_is_rebuilt_once_at_start(
+        dsn: str, copy_of: Make, written: Written) -> None:
+    """The worker's start-up step: a live version made by an older release's DDL (here: one
+    without a column today's fold writes) is rebuilt into a new version; current ones are not."""
+    older, current = copy_of("course_detail"), copy_of("course_catalog")
+
+    async def check() -> None:
+        async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await ensure_read_models(conn, [older, current])
+            await conn.execute(f"ALTER TABLE {older.schema(1)}.course_version_lessons"
+                               " DROP COLUMN files")
+            await conn.execute("UPDATE read_models.projections SET ddl_sha = 'older-release'"
+                               " WHERE name = %s", [older.name])
+
+            [outcome] = await rebuild_stale(dsn, [older, current])
+
+            assert (outcome.projection, outcome.previous, outcome.version) == (older.name, 1, 2)
+            assert await state(conn, older.name) == (2, "live", None, None)
+            assert await state(conn, current.name) == (1, "live", None, None)
+            assert await rebuild_stale(dsn, [older, current]) == []  # nothing left to do
+            await apply_live(conn, older, written, seed=8)  # the fold's writes all fit
+            cur = await conn.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s"
+                " AND table_name = 'course_version_lessons' AND column_name = 'files'",
+                [older.schema(2)])
+            assert (await cur.fetchone())[0] == 1
+
+    asyncio.run(check())
