@@ -23,6 +23,7 @@ from tests.support.command_client import CommandClient
 
 PUBLISHED: list[tuple[str, list[str]]] = []  # courses the instructors published
 LOCK = threading.Lock()
+READ_ATTEMPTS = 5
 EXPECTED_REFUSALS = {"enrollment.seat_cap_reached", "enrollment.course_not_open"}
 
 
@@ -54,13 +55,22 @@ class Persona(HttpUser):
             return body if reply.status_code < 300 else {}
 
     def read(self, path: str, name: str, token: object = None) -> None:
+        """A read with the last write's token. A 503 (read models behind the token after the
+        server's wait) is retried as its Retry-After says, as a client would, a few times."""
         headers = {**self.headers, **({"X-Consistency-Token": str(token)} if token else {})}
-        with self.client.get(f"{self.query_host}{path}", headers=headers, name=name,
-                             catch_response=True) as reply:
-            if reply.status_code == 200:
-                reply.success()
-            else:
-                reply.failure(f"{reply.status_code} {reply.text[:100]}")
+        for attempt in range(READ_ATTEMPTS):
+            with self.client.get(f"{self.query_host}{path}", headers=headers, name=name,
+                                 catch_response=True) as reply:
+                if reply.status_code == 200:
+                    reply.success()
+                    return
+                if reply.status_code == 503 and attempt + 1 < READ_ATTEMPTS:
+                    reply.success()  # an honest "not yet": retried below
+                    pause = float(reply.headers.get("Retry-After", "1"))
+                else:
+                    reply.failure(f"{reply.status_code} {reply.text[:100]}")
+                    return
+            time.sleep(pause)
 
 
 class Instructor(Persona):
@@ -123,7 +133,7 @@ class Student(Persona):
                                  headers={**self.headers, "X-Consistency-Token": str(token)},
                                  name="wait for activation", catch_response=True) as reply:
                 state = reply.json().get("state") if reply.status_code == 200 else None
-                if reply.status_code in (200, 404):  # 404: not projected yet
+                if reply.status_code in (200, 404, 503):  # 404/503: not projected yet
                     reply.success()
                 else:
                     reply.failure(f"{reply.status_code} {reply.text[:100]}")
