@@ -183,6 +183,7 @@ def test_a_non_admin_is_refused_and_forms_need_the_csrf_token(
 def test_retry_redelivers_the_stored_event_and_refuses_a_run_that_is_not_stuck(
         app_processes: Settings) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from confluent_kafka import Consumer, TopicPartition
     from psycopg import AsyncConnection
@@ -215,7 +216,8 @@ def test_retry_redelivers_the_stored_event_and_refuses_a_run_that_is_not_stuck(
                 await actions.retry_enrollment(conn, settings, UUID(course_id))
             return await actions.redeliver(conn, settings, position)
 
-    done = asyncio.run(act())
+    with ThreadPoolExecutor(1) as own_loop:  # the browser fixture keeps a loop running here
+        done = own_loop.submit(asyncio.run, act()).result()
     assert done.topic == topic and done.position == position
     consumer.assign(ends)
     found = None
