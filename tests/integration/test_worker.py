@@ -240,6 +240,7 @@ def test_a_worker_killed_again_and_again_ends_as_a_replay_from_the_store(
 
     replayed = pipeline.cli("replay", "all")
     assert replayed.returncode == 0, replayed.stderr
+    empty = set()
     for name, projection in PROJECTIONS.items():
         (live_version,) = query(pipeline.settings, "SELECT live_version FROM"
                                 " read_models.projections WHERE name = %s", [name])[0]
@@ -247,6 +248,12 @@ def test_a_worker_killed_again_and_again_ends_as_a_replay_from_the_store(
         by_worker = version_rows(pipeline.settings, projection.schema(1))
         by_replay = version_rows(pipeline.settings, projection.schema(2))
         assert by_worker.keys() == by_replay.keys()
-        assert sum(len(rows) for rows in by_worker.values()) > 0
+        if not any(rows for table, rows in by_worker.items() if table not in ("applied",
+                                                                                 "parked")):
+            empty.add(name)
         for table, rows in by_replay.items():
             assert by_worker[table] == rows, f"{name}.{table} differs from the replay"
+    # The writer's students (straight through the bus: no accounts) take no quizzes and earn
+    # no certificates; every other projection holds what the comparison above compared.
+    assert empty <= {"user_profiles", "quiz_attempts", "certificates"}, empty
+    assert "course_catalog" not in empty and "audit_log" not in empty
