@@ -8,15 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.suite import BENCHMARKS
 from smartcourse.settings import Settings
 
 
+@pytest.mark.timeout(1800)  # every benchmark of the suite, each with its anchor, in turn
 def test_small_suite_produces_every_figure(stack: Settings, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, "-m", "smartcourse", "bench", "--scale", "small", "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=1700,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
