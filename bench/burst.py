@@ -5,6 +5,7 @@ concurrent enrolls; each enroll's latency is kept."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
@@ -14,6 +15,8 @@ import httpx
 from bench.accounts import issuer, register
 from smartcourse.settings import Settings
 
+CONFLICT_RETRIES = 10
+
 
 @dataclass
 class Burst:
@@ -22,6 +25,7 @@ class Burst:
     latencies: list[float] = field(default_factory=list)  # seconds, per enroll
     started: float = 0.0
     finished: float = 0.0
+    conflicts: int = 0  # 409 concurrency_conflict answers retried (one hot course aggregate)
 
 
 async def prepare(settings: Settings, students: int, concurrency: int = 32
@@ -58,7 +62,14 @@ async def enroll_all(settings: Settings, course: str, people: list[tuple[UUID, s
         async def enroll(user: UUID, email: str) -> None:
             async with slots:
                 began = time.perf_counter()
-                reply = await http.post(f"/courses/{course}/enroll", headers=tokens[user])
+                for attempt in range(CONFLICT_RETRIES + 1):
+                    reply = await http.post(f"/courses/{course}/enroll", headers=tokens[user])
+                    if reply.status_code != 409 or attempt == CONFLICT_RETRIES or \
+                            reply.json()["error"]["code"] != "concurrency_conflict":
+                        break
+                    # The documented answer to "the aggregate changed meanwhile": retry.
+                    burst.conflicts += 1
+                    await asyncio.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                 burst.latencies.append(time.perf_counter() - began)
                 assert reply.status_code == 202, reply.text
                 burst.emails[reply.json()["enrollment_id"]] = email
