@@ -55,7 +55,7 @@ async def _content_schema(settings: Settings) -> None:
 def start_worker(settings: Settings, course_id: UUID, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1",
            "SMARTCOURSE_WEAVIATE_COLLECTION": settings.weaviate_collection,
-           "SMARTCOURSE_EMBEDDING_BATCH_SIZE": "4"}  # small batches: a kill lands mid-way
+           "SMARTCOURSE_EMBEDDING_BATCH_SIZE": "1"}  # one text a batch: a kill lands mid-way
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "tests.support.publishing_worker",
                                  str(course_id)], cwd=PROJECT_ROOT, env=env, stdout=out,
