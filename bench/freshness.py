@@ -72,8 +72,13 @@ async def _measure(settings: Settings, rate: int, seconds: float) -> dict[str, A
     timeout = aiohttp.ClientTimeout(total=30)
     # aiohttp rather than httpx: the client shares the two cores with everything it measures,
     # and costs a fraction of httpx's CPU per request.
-    async with aiohttp.ClientSession(writes, timeout=timeout) as w, \
-            aiohttp.ClientSession(reads, timeout=timeout) as r:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: registering the
+    # students takes longer, and reusing a connection the server closed fails the request.
+    def connector() -> aiohttp.TCPConnector:
+        return aiohttp.TCPConnector(keepalive_timeout=3)
+
+    async with aiohttp.ClientSession(writes, timeout=timeout, connector=connector()) as w, \
+            aiohttp.ClientSession(reads, timeout=timeout, connector=connector()) as r:
         async def post(path: str, body: Any = None) -> dict[str, Any]:
             async with w.post(path, json=body, headers=instructor) as reply:
                 reply.raise_for_status()

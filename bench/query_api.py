@@ -105,8 +105,8 @@ def _run(settings: Settings, rate: int, seconds: float, rounds: int) -> dict[str
     """`rounds` attacks, each followed by the bare SQL anchor; the medians of both."""
     courses, students, last = asyncio.run(seed(settings))
     reads = f"http://{settings.host}:{settings.query_api_port}"
-    caught_up = httpx.get(f"{reads}/courses/{courses[-1]}", timeout=60,
-                          headers={"X-Consistency-Token": str(last)})
+    caught_up = httpx.get(f"{reads}/courses/{courses[-1]}", timeout=60, headers={
+        "X-Consistency-Token": str(last), "Authorization": f"Bearer {students[0][1]}"})
     caught_up.raise_for_status()
     attack(settings, targets(settings, courses, students, 200), 100, 2)  # warm up
     runs = []

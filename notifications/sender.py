@@ -10,9 +10,12 @@ local Mailpit answers by Message-ID, which derives from the notification id) and
 the receipt instead of sending again; a channel that cannot tell sends again (at least
 once, with the same Message-ID for the receiver to drop).
 
-Retries: a transient failure (SMTP unreachable, a 5xx) is retried with exponential backoff
-and full jitter up to `attempts`; then the receipt says failed and the request lands in the
-dead letters (`notifications.dead_letters`), from which `redrive` sends it again.
+Retries are durable timers, never waits: a transient failure (SMTP unreachable, a 5xx, a
+webhook host that does not resolve) schedules the next try in `notifications.retries` (due
+after exponential backoff with full jitter) and the batch goes on, so one failing channel
+cannot hold up the enrollments behind it in the stream. `retry_due` (the workflow worker's
+timer) tries what is due; past `attempts` the receipt says failed and the request lands in
+the dead letters (`notifications.dead_letters`), from which `redrive` schedules it again.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
 from commands.adapters.event_store import StoredEvent
@@ -48,6 +52,8 @@ REQUESTED = "notification.requested"
 FINAL = frozenset({"notification.sent", "notification.failed", "notification.suppressed"})
 SENDS = Counter("smartcourse_notifications_total", "Notifications handled, by outcome",
                 ["channel", "outcome"])
+RETRIES_PENDING = Gauge("smartcourse_notifications_retries_pending",
+                        "Notifications waiting for their next delivery attempt")
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS notifications;
@@ -55,6 +61,14 @@ CREATE TABLE IF NOT EXISTS notifications.claims (
     notification_id uuid PRIMARY KEY,
     claimed_at      timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS notifications.retries (
+    notification_id uuid PRIMARY KEY,
+    attempts        int NOT NULL,          -- tries made so far
+    due_at          timestamptz NOT NULL,  -- the next try; pushed ahead while one is leased
+    last_error      text NOT NULL DEFAULT '',
+    redriven        boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS retries_due ON notifications.retries (due_at);
 CREATE TABLE IF NOT EXISTS notifications.dead_letters (
     notification_id uuid PRIMARY KEY,
     reason          text NOT NULL,
@@ -68,6 +82,41 @@ async def ensure_notification_schema(pool: AsyncConnectionPool) -> None:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('notifications'))")
         await conn.execute(SCHEMA)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    notification_id: UUID
+    reason: str
+    attempts: int
+    failed_at: datetime
+
+
+async def dead_letters(conn: Any, limit: int = 100) -> list[DeadLetter]:
+    """The notifications that failed for good, oldest first."""
+    rows = await (await conn.execute(
+        "SELECT notification_id, reason, attempts, failed_at FROM notifications.dead_letters"
+        " ORDER BY failed_at LIMIT %s", [limit])).fetchall()
+    return [DeadLetter(*row) for row in rows]
+
+
+async def redrive(conn: Any, notification_ids: Iterable[UUID] | None, now: datetime) -> int:
+    """Schedule dead-lettered notifications (all, or those named) for another round of
+    tries, due `now`; returns how many. The worker's retry timer sends them; one sent since
+    is not sent again."""
+    ids = list(notification_ids) if notification_ids is not None else None
+    async with conn.transaction():
+        moved = await (await conn.execute(
+            "DELETE FROM notifications.dead_letters"
+            " WHERE %(all)s OR notification_id = ANY(%(ids)s) RETURNING notification_id",
+            {"all": ids is None, "ids": ids or []})).fetchall()
+        for (notification_id,) in moved:
+            await conn.execute(
+                "INSERT INTO notifications.retries"
+                " (notification_id, attempts, due_at, redriven) VALUES (%s, 0, %s, true)"
+                " ON CONFLICT (notification_id) DO UPDATE SET attempts = 0,"
+                " due_at = EXCLUDED.due_at, redriven = true", [notification_id, now])
+    return len(moved)
 
 
 @dataclass(frozen=True)
@@ -105,22 +154,85 @@ class NotificationSender:
     links: Links
     actor: Actor
     retry: Retry = field(default_factory=Retry)
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
     concurrency: int = 16  # SMTP transactions at once
+    lease: timedelta = timedelta(minutes=5)  # a try in flight is not taken by another worker
     _slots: asyncio.Semaphore | None = None
 
     async def handle_all(self, events: Iterable[StoredEvent]) -> int:
+        """First tries of the requests among `events`; True for each one sent now."""
         requests = [e for e in events if e.event_type == REQUESTED]
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
         results = await asyncio.gather(*(self._limited(e) for e in requests))
         return sum(results)
 
-    async def _limited(self, event: StoredEvent) -> bool:
-        assert self._slots is not None
+    async def _limited(self, event: StoredEvent, redriven: bool = False) -> bool:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
         async with self._slots:
-            return await self.handle(event)
+            return await self.handle(event, redriven)
+
+    async def retry_due(self, now: datetime | None = None, limit: int = 200) -> int:
+        """Try the scheduled retries due at `now`; returns how many were sent. Each is
+        leased (its due time pushed ahead) before it is tried, so a worker that dies
+        mid-try leaves it to be tried again after the lease, and two workers never try
+        the same one at once."""
+        now = now or self.clock()
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "UPDATE notifications.retries SET due_at = %s WHERE notification_id IN ("
+                " SELECT notification_id FROM notifications.retries WHERE due_at <= %s"
+                " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING notification_id, redriven",
+                [now + self.lease, now, limit])).fetchall()
+        requests = []
+        for notification_id, redriven in rows:
+            history = await self.bus.store.load(notification_id)
+            first = next((e for e in history if e.event_type == REQUESTED), None)
+            if first is None:  # not in this store (a purged database): nothing to send
+                await self._unschedule(notification_id)
+                continue
+            requests.append((first, redriven))
+        sent = await asyncio.gather(*(self._limited(e, r) for e, r in requests))
+        await self.pending_retries()
+        return sum(sent)
+
+    async def pending_retries(self) -> int:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT count(*) FROM notifications.retries")).fetchone()
+        RETRIES_PENDING.set(row[0])
+        return int(row[0])
+
+    async def redrive(self, notification_ids: Iterable[UUID] | None = None) -> int:
+        async with self.pool.connection() as conn:
+            return await redrive(conn, notification_ids, self.clock())
+
+    async def _attempts_so_far(self, notification_id: UUID) -> int:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT attempts FROM notifications.retries WHERE notification_id = %s",
+                [notification_id])).fetchone()
+        return row[0] if row else 0
+
+    async def _schedule(self, event: StoredEvent, attempt: int, error: str) -> None:
+        delay = self.retry.delay(attempt, self.rng)
+        log.warning("notification not delivered; retry scheduled", extra={
+            "notification_id": str(event.aggregate_id), "attempt": attempt,
+            "delay": round(delay, 2), "error": error})
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO notifications.retries (notification_id, attempts, due_at,"
+                " last_error) VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO UPDATE"
+                " SET attempts = EXCLUDED.attempts, due_at = EXCLUDED.due_at,"
+                " last_error = EXCLUDED.last_error",
+                [event.aggregate_id, attempt, self.clock() + timedelta(seconds=delay),
+                 error[:1000]])
+
+    async def _unschedule(self, notification_id: UUID) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM notifications.retries WHERE notification_id = %s",
+                               [notification_id])
 
     async def _claim(self, notification_id: UUID) -> bool:
         """Record that a send begins; False if an earlier run had begun it already."""
@@ -130,11 +242,14 @@ class NotificationSender:
                 " ON CONFLICT DO NOTHING", [notification_id])
             return cur.rowcount == 1
 
-    async def handle(self, event: StoredEvent) -> bool:
-        """Send one requested notification unless it was settled already; True if sent."""
+    async def handle(self, event: StoredEvent, redriven: bool = False) -> bool:
+        """Try one requested notification unless it was settled already (a redriven one may
+        follow its `failed`); True if sent now."""
         history = await self.bus.store.load(event.aggregate_id)
-        if any(e.event_type in FINAL for e in history):
+        settled = FINAL - {"notification.failed"} if redriven else FINAL
+        if any(e.event_type in settled for e in history):
             SENDS.labels(event.payload.get("channel", "?"), "duplicate").inc()
+            await self._unschedule(event.aggregate_id)
             return False
         # The address and variables are sealed with the user's data key (privacy/sealing.py).
         p = await self.bus.personal.open(event.event_type, event.aggregate_id, event.payload)
@@ -155,41 +270,41 @@ class NotificationSender:
             headers[WEBHOOK_HEADER] = variables["webhook_id"]
         outgoing = Outgoing(str(event.aggregate_id), p["address"], message, unsubscribe,
                             headers)
-        if not await self._claim(event.aggregate_id):
-            confirm = getattr(channel, "confirm", None)
-            delivered = await confirm(outgoing) if confirm is not None else None
-            if delivered is not None:
-                SENDS.labels(channel.name, "confirmed").inc()
-                await self._sent(event, 1, delivered)
-                return True
-        for attempt in range(1, self.retry.attempts + 1):
-            try:
-                provider_id = await channel.send(outgoing)
-            except Undeliverable as error:
+        attempt = await self._attempts_so_far(event.aggregate_id) + 1
+        try:
+            if not await self._claim(event.aggregate_id):
+                # An earlier try began (and may have delivered): ask before sending again.
+                confirm = getattr(channel, "confirm", None)
+                delivered = await confirm(outgoing) if confirm is not None else None
+                if delivered is not None:
+                    SENDS.labels(channel.name, "confirmed").inc()
+                    await self._sent(event, attempt, delivered)
+                    return True
+            provider_id = await channel.send(outgoing)
+        except Undeliverable as error:
+            return await self._failed(event, attempt, str(error))
+        except DeliveryFailed as error:
+            if attempt >= self.retry.attempts:
                 return await self._failed(event, attempt, str(error))
-            except DeliveryFailed as error:
-                if attempt == self.retry.attempts:
-                    return await self._failed(event, attempt, str(error))
-                delay = self.retry.delay(attempt, self.rng)
-                log.warning("notification not delivered; retrying", extra={
-                    "notification_id": str(event.aggregate_id), "attempt": attempt,
-                    "delay": round(delay, 2), "error": str(error)})
-                await self.sleep(delay)
-                continue
-            await self._sent(event, attempt, provider_id)
-            SENDS.labels(channel.name, "sent").inc()
-            return True
-        raise AssertionError("unreachable")
+            SENDS.labels(channel.name, "retry_scheduled").inc()
+            await self._schedule(event, attempt, str(error))
+            return False
+        await self._sent(event, attempt, provider_id)
+        SENDS.labels(channel.name, "sent").inc()
+        return True
 
     async def _sent(self, event: StoredEvent, attempts: int, provider_id: str) -> None:
         await self.bus.execute(RecordNotificationSent(event.aggregate_id, attempts,
                                                       provider_id), self.actor,
                                correlation_id=event.correlation_id, causation_id=event.event_id)
+        await self._unschedule(event.aggregate_id)
 
     async def _failed(self, event: StoredEvent, attempts: int, reason: str) -> bool:
         log.error("notification failed", extra={"notification_id": str(event.aggregate_id),
                                                 "attempts": attempts, "reason": reason})
-        async with self.pool.connection() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("DELETE FROM notifications.retries WHERE notification_id = %s",
+                               [event.aggregate_id])
             await conn.execute(
                 "INSERT INTO notifications.dead_letters (notification_id, reason, attempts)"
                 " VALUES (%s, %s, %s) ON CONFLICT (notification_id) DO UPDATE SET"

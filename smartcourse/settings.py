@@ -211,6 +211,7 @@ class Settings(BaseSettings):
     notification_attempts: int = 10
     notification_retry_base_delay: float = 0.5
     notification_retry_max_delay: float = 30.0
+    notification_retry_poll_seconds: float = 1.0  # how often due retries are tried
     # Durable timers: a student inactive this many days gets a nudge; the worker looks for
     # due reminders every `reminder_poll_seconds`.
     reminder_inactive_days: float = 7.0

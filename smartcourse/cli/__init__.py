@@ -11,6 +11,7 @@ from smartcourse.cli import (
     dlq,
     evaluation,
     identity,
+    notifications,
     reconcile,
     relay,
     replay,
@@ -50,6 +51,7 @@ app.command("replay")(replay.replay)
 app.command("worker")(worker.worker)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(notifications.app, name="notifications")
 app.add_typer(chaos.app, name="chaos")
 sql.register(app)
 app.add_typer(weaviate.app, name="weaviate")

@@ -11,6 +11,9 @@ reconciliation finding and repairing a drift introduced on purpose.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -58,14 +61,20 @@ def events_after(settings: Settings, position: int) -> list[StoredEvent]:
 
 
 async def drive(processes: Any, settings: Settings, after: int = 0) -> list[StoredEvent]:
-    """Feed every new event to the workflow and the sender until nothing new is caused."""
+    """Feed every new event to the workflow and the sender, and try due retries as the
+    worker's timer does, until nothing new is caused and no retry waits."""
     seen: list[StoredEvent] = []
-    while batch := events_after(settings, after):
-        await processes.workflow.handle_all(batch)
-        await processes.sender.handle_all(batch)
-        seen += batch
-        after = batch[-1].position
-    return seen
+    while True:
+        if batch := events_after(settings, after):
+            await processes.workflow.handle_all(batch)
+            await processes.sender.handle_all(batch)
+            seen += batch
+            after = batch[-1].position
+        elif await processes.sender.pending_retries():
+            await asyncio.sleep(0.1)
+            await processes.sender.retry_due()
+        else:
+            return seen
 
 
 async def published_course(bus: Any, lessons: int = 2) -> tuple[UUID, list[UUID]]:
@@ -84,6 +93,12 @@ async def student(bus: Any, name: str = "Ada") -> tuple[m.Actor, str]:
     email = f"{uuid4().hex[:12]}@students.example"
     await bus.execute(m.RegisterUser(person.user_id, name, email, "student"), person)
     return person, email
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "smartcourse", *args], capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "SMARTCOURSE_PG_DSN": settings.pg_dsn})
 
 
 def types_of(events: list[StoredEvent], aggregate: UUID) -> list[str]:
@@ -316,3 +331,61 @@ def test_a_registered_webhook_gets_the_welcome_signed_and_retried(own: Settings)
     expected = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     assert signature == f"v1={expected}"
     assert b"Welcome to Streams in practice" in body
+
+
+def test_a_failing_webhook_never_holds_up_the_batch_and_is_redriven(own: Settings) -> None:
+    """The webhook's receiver refuses connections: the batch goes on at once (the enrollment
+    activates, the email is sent), the webhook's delivery waits as a scheduled retry (an hour
+    off here), fails after its last try into the dead letters, and `redrive` schedules it
+    again."""
+    never = Retry(attempts=3, base_delay=3600, max_delay=3600)  # a wait would be an hour
+    hook = uuid4()
+
+    async def first_pass(p: Any, start: int) -> list[StoredEvent]:
+        seen: list[StoredEvent] = []
+        while batch := events_after(own, start):  # the stream, no retry timer
+            await p.workflow.handle_all(batch)
+            await p.sender.handle_all(batch)
+            seen, start = seen + batch, batch[-1].position
+        return seen
+
+    async def scenario() -> None:
+        async with open_processes(own, never) as p:
+            await p.side.bus.execute(m.RegisterWebhook(hook, "http://127.0.0.1:9/in",
+                                                       ["welcome"]), SYSTEM)
+            try:
+                course, _ = await published_course(p.side.bus)
+                gus, email = await student(p.side.bus, "Gus")
+                start = events_after(own, 0)[-1].position
+                enrolled = await p.side.bus.execute(m.EnrollStudent(course, gus.user_id), gus)
+                # A hang guard, not a timing: before, the batch slept out the retries.
+                seen = await asyncio.wait_for(first_pass(p, start), timeout=300)
+                assert "enrollment.activated" in types_of(seen, enrolled.aggregate_id)
+                assert len(Mailbox(own.mailpit_url).wait_for(email)) == 1
+                requests = [e for e in seen if e.event_type == "notification.requested"]
+                (webhook,) = [e.aggregate_id for e in requests
+                              if e.payload.get("channel") == "webhook"]
+                assert types_of(seen, webhook) == ["notification.requested"]
+                assert await p.sender.pending_retries() == 1
+
+                # Nothing is due now; an hour on, twice, the last try fails it for good.
+                assert await p.sender.retry_due() == 0
+                for hours in (2, 4):
+                    await p.sender.retry_due(p.sender.clock() + timedelta(hours=hours))
+                tried = events_after(own, seen[-1].position)
+                assert types_of(tried, webhook) == ["notification.failed"]
+                assert tried[-1].payload["attempts"] == 3
+                assert await p.sender.pending_retries() == 0
+                listed = await asyncio.to_thread(cli, own, "notifications", "dead-letters")
+                assert str(webhook) in listed.stdout and "Connect" in listed.stdout
+                redriven = await asyncio.to_thread(cli, own, "notifications", "redrive",
+                                                   str(webhook))
+                assert redriven.returncode == 0, redriven.stderr
+                assert await p.sender.redrive([webhook]) == 0  # no longer a dead letter
+                assert await p.sender.pending_retries() == 1
+            finally:
+                await p.side.bus.execute(m.RemoveWebhook(hook), SYSTEM)
+                async with p.side.pool.connection() as conn:
+                    await conn.execute("DELETE FROM notifications.retries")
+
+    run(scenario())
