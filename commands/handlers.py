@@ -18,7 +18,7 @@ from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated
 from commands.domain.ids import email_claim_id, enrollment_id
 from commands.domain.quiz import grade
 from commands.domain.user import ROLES, User
-from commands.domain.workflow import Workflow
+from commands.domain.workflow import CANCELLED_STEP, RUNNING, Workflow
 from commands.unit_of_work import CommandResult, UnitOfWork
 from identity.emails import normalise_email
 
@@ -504,6 +504,22 @@ async def fail_workflow(cmd: m.FailWorkflow, actor: m.Actor, uow: UnitOfWork) ->
     return await uow.commit(workflow)
 
 
+async def cancel_workflow(cmd: m.CancelWorkflow, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    """The run's end and the publish's undo, in one commit: whatever a worker does next with
+    the run is refused, and it sees the run ended (streams/workflows/runner.py)."""
+    _require_role(actor, "admin")
+    workflow = await uow.get(Workflow, cmd.workflow_id)
+    if workflow.state != RUNNING:
+        raise Conflict(f"the workflow is {workflow.state}, not running",
+                       "workflow.not_running", state=workflow.state)
+    reason = f"cancelled by an operator: {cmd.reason}".strip().rstrip(":")
+    course = await _course(uow, workflow.course_id)
+    workflow.fail(CANCELLED_STEP, reason[:500], 0)
+    course.revert_to_draft(cmd.workflow_id, reason[:500])
+    return await uow.commit(workflow)
+
+
 async def complete_workflow(
     cmd: m.CompleteWorkflow, actor: m.Actor, uow: UnitOfWork
 ) -> CommandResult:
@@ -559,6 +575,7 @@ HANDLERS: dict[type, Handler] = {
     m.StartWorkflow: start_workflow,
     m.RecordContentChunked: record_content_chunked,
     m.FailWorkflow: fail_workflow,
+    m.CancelWorkflow: cancel_workflow,
     m.CompleteWorkflow: complete_workflow,
 }
 

@@ -348,6 +348,15 @@ class FailWorkflow:
 
 
 @dataclass(frozen=True)
+class CancelWorkflow:
+    """An operator ends a publishing run that is stuck (admins): the run fails, the course
+    goes back to DRAFT, and a worker still carrying the run stops at its next step."""
+
+    workflow_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
 class CompleteWorkflow:
     workflow_id: UUID
     chunk_count: int

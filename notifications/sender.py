@@ -10,12 +10,14 @@ local Mailpit answers by Message-ID, which derives from the notification id) and
 the receipt instead of sending again; a channel that cannot tell sends again (at least
 once, with the same Message-ID for the receiver to drop).
 
-Retries are durable timers, never waits: a transient failure (SMTP unreachable, a 5xx, a
-webhook host that does not resolve) schedules the next try in `notifications.retries` (due
-after exponential backoff with full jitter) and the batch goes on, so one failing channel
-cannot hold up the enrollments behind it in the stream. `retry_due` (the workflow worker's
-timer) tries what is due; past `attempts` the receipt says failed and the request lands in
-the dead letters (`notifications.dead_letters`), from which `redrive` schedules it again.
+Delivery is off the stream: `enqueue` (the consumer's part) only records each request in
+the outbox (`notifications.outbox`, due now), so no channel — a webhook host that does not
+resolve, an SMTP relay that hangs — can hold up the enrollments behind it in the stream.
+`deliver_due` (the workflow worker's timers, one per channel, each with its own concurrency:
+a slow webhook never delays an email) tries what is due; a transient failure (unreachable, a
+5xx) pushes the row's due time out by exponential backoff with full jitter; past `attempts`
+the receipt says failed and the request lands in the dead letters
+(`notifications.dead_letters`), from which `redrive` schedules it again.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ REQUESTED = "notification.requested"
 FINAL = frozenset({"notification.sent", "notification.failed", "notification.suppressed"})
 SENDS = Counter("smartcourse_notifications_total", "Notifications handled, by outcome",
                 ["channel", "outcome"])
-RETRIES_PENDING = Gauge("smartcourse_notifications_retries_pending",
-                        "Notifications waiting for their next delivery attempt")
+PENDING = Gauge("smartcourse_notifications_pending",
+                "Notifications in the outbox, waiting for their first or next delivery try")
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS notifications;
@@ -61,20 +63,23 @@ CREATE TABLE IF NOT EXISTS notifications.claims (
     notification_id uuid PRIMARY KEY,
     claimed_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE TABLE IF NOT EXISTS notifications.retries (
+CREATE TABLE IF NOT EXISTS notifications.outbox (
     notification_id uuid PRIMARY KEY,
-    attempts        int NOT NULL,          -- tries made so far
-    due_at          timestamptz NOT NULL,  -- the next try; pushed ahead while one is leased
+    channel         text NOT NULL,
+    attempts        int NOT NULL DEFAULT 0,  -- tries made so far
+    due_at          timestamptz NOT NULL,    -- the next try; pushed ahead while one is leased
     last_error      text NOT NULL DEFAULT '',
     redriven        boolean NOT NULL DEFAULT false
 );
-CREATE INDEX IF NOT EXISTS retries_due ON notifications.retries (due_at);
+CREATE INDEX IF NOT EXISTS outbox_due ON notifications.outbox (channel, due_at);
 CREATE TABLE IF NOT EXISTS notifications.dead_letters (
     notification_id uuid PRIMARY KEY,
     reason          text NOT NULL,
     attempts        int NOT NULL,
     failed_at       timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE notifications.dead_letters ADD COLUMN IF NOT EXISTS channel text NOT NULL
+    DEFAULT 'email';
 """
 
 
@@ -102,20 +107,20 @@ async def dead_letters(conn: Any, limit: int = 100) -> list[DeadLetter]:
 
 async def redrive(conn: Any, notification_ids: Iterable[UUID] | None, now: datetime) -> int:
     """Schedule dead-lettered notifications (all, or those named) for another round of
-    tries, due `now`; returns how many. The worker's retry timer sends them; one sent since
-    is not sent again."""
+    tries, due `now`; returns how many. The worker's delivery timers send them; one sent
+    since is not sent again."""
     ids = list(notification_ids) if notification_ids is not None else None
     async with conn.transaction():
         moved = await (await conn.execute(
             "DELETE FROM notifications.dead_letters"
-            " WHERE %(all)s OR notification_id = ANY(%(ids)s) RETURNING notification_id",
+            " WHERE %(all)s OR notification_id = ANY(%(ids)s) RETURNING notification_id, channel",
             {"all": ids is None, "ids": ids or []})).fetchall()
-        for (notification_id,) in moved:
+        for notification_id, channel in moved:
             await conn.execute(
-                "INSERT INTO notifications.retries"
-                " (notification_id, attempts, due_at, redriven) VALUES (%s, 0, %s, true)"
+                "INSERT INTO notifications.outbox"
+                " (notification_id, channel, due_at, redriven) VALUES (%s, %s, %s, true)"
                 " ON CONFLICT (notification_id) DO UPDATE SET attempts = 0,"
-                " due_at = EXCLUDED.due_at, redriven = true", [notification_id, now])
+                " due_at = EXCLUDED.due_at, redriven = true", [notification_id, channel, now])
     return len(moved)
 
 
@@ -156,35 +161,46 @@ class NotificationSender:
     retry: Retry = field(default_factory=Retry)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
-    concurrency: int = 16  # SMTP transactions at once
+    concurrency: int = 16  # tries at once, per channel
     lease: timedelta = timedelta(minutes=5)  # a try in flight is not taken by another worker
-    _slots: asyncio.Semaphore | None = None
+    _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def handle_all(self, events: Iterable[StoredEvent]) -> int:
-        """First tries of the requests among `events`; True for each one sent now."""
+        """The consumer's part: each request among `events` into the outbox, due now (a
+        redelivered one is there already, or settled); returns how many were new."""
         requests = [e for e in events if e.event_type == REQUESTED]
-        results = await asyncio.gather(*(self._limited(e) for e in requests))
-        return sum(results)
+        if not requests:
+            return 0
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO notifications.outbox (notification_id, channel, due_at)"
+                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])"
+                " ON CONFLICT (notification_id) DO NOTHING",
+                [[e.aggregate_id for e in requests],
+                 [str(e.payload.get("channel", "email")) for e in requests],
+                 [self.clock()] * len(requests)])
+        return cur.rowcount
 
-    async def _limited(self, event: StoredEvent, redriven: bool = False) -> bool:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        async with self._slots:
-            return await self.handle(event, redriven)
+    async def deliver_due(self, now: datetime | None = None, channel: str | None = None,
+                          limit: int = 100) -> int:
+        """Try the notifications due at `now` (of one channel, or of each, concurrently);
+        returns how many were sent. Each is leased (its due time pushed ahead) before it is
+        tried, so a worker that dies mid-try leaves it to be tried again after the lease,
+        and two workers never try the same one at once."""
+        names = [channel] if channel is not None else list(self.channels)
+        sent = await asyncio.gather(*(self._deliver(name, now or self.clock(), limit)
+                                      for name in names))
+        await self.pending()
+        return sum(sent)
 
-    async def retry_due(self, now: datetime | None = None, limit: int = 200) -> int:
-        """Try the scheduled retries due at `now`; returns how many were sent. Each is
-        leased (its due time pushed ahead) before it is tried, so a worker that dies
-        mid-try leaves it to be tried again after the lease, and two workers never try
-        the same one at once."""
-        now = now or self.clock()
+    async def _deliver(self, channel: str, now: datetime, limit: int) -> int:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
-                "UPDATE notifications.retries SET due_at = %s WHERE notification_id IN ("
-                " SELECT notification_id FROM notifications.retries WHERE due_at <= %s"
-                " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+                "UPDATE notifications.outbox SET due_at = %s WHERE notification_id IN ("
+                " SELECT notification_id FROM notifications.outbox WHERE channel = %s"
+                " AND due_at <= %s ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING notification_id, redriven",
-                [now + self.lease, now, limit])).fetchall()
+                [now + self.lease, channel, now, limit])).fetchall()
         requests = []
         for notification_id, redriven in rows:
             history = await self.bus.store.load(notification_id)
@@ -193,15 +209,19 @@ class NotificationSender:
                 await self._unschedule(notification_id)
                 continue
             requests.append((first, redriven))
-        sent = await asyncio.gather(*(self._limited(e, r) for e, r in requests))
-        await self.pending_retries()
-        return sum(sent)
+        slots = self._slots.setdefault(channel, asyncio.Semaphore(self.concurrency))
 
-    async def pending_retries(self) -> int:
+        async def limited(event: StoredEvent, redriven: bool) -> bool:
+            async with slots:
+                return await self.handle(event, redriven)
+
+        return sum(await asyncio.gather(*(limited(e, r) for e, r in requests)))
+
+    async def pending(self) -> int:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT count(*) FROM notifications.retries")).fetchone()
-        RETRIES_PENDING.set(row[0])
+                "SELECT count(*) FROM notifications.outbox")).fetchone()
+        PENDING.set(row[0])
         return int(row[0])
 
     async def redrive(self, notification_ids: Iterable[UUID] | None = None) -> int:
@@ -211,7 +231,7 @@ class NotificationSender:
     async def _attempts_so_far(self, notification_id: UUID) -> int:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT attempts FROM notifications.retries WHERE notification_id = %s",
+                "SELECT attempts FROM notifications.outbox WHERE notification_id = %s",
                 [notification_id])).fetchone()
         return row[0] if row else 0
 
@@ -222,16 +242,14 @@ class NotificationSender:
             "delay": round(delay, 2), "error": error})
         async with self.pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO notifications.retries (notification_id, attempts, due_at,"
-                " last_error) VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO UPDATE"
-                " SET attempts = EXCLUDED.attempts, due_at = EXCLUDED.due_at,"
-                " last_error = EXCLUDED.last_error",
-                [event.aggregate_id, attempt, self.clock() + timedelta(seconds=delay),
-                 error[:1000]])
+                "UPDATE notifications.outbox SET attempts = %s, due_at = %s, last_error = %s"
+                " WHERE notification_id = %s",
+                [attempt, self.clock() + timedelta(seconds=delay), error[:1000],
+                 event.aggregate_id])
 
     async def _unschedule(self, notification_id: UUID) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute("DELETE FROM notifications.retries WHERE notification_id = %s",
+            await conn.execute("DELETE FROM notifications.outbox WHERE notification_id = %s",
                                [notification_id])
 
     async def _claim(self, notification_id: UUID) -> bool:
@@ -303,13 +321,15 @@ class NotificationSender:
         log.error("notification failed", extra={"notification_id": str(event.aggregate_id),
                                                 "attempts": attempts, "reason": reason})
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("DELETE FROM notifications.retries WHERE notification_id = %s",
+            await conn.execute("DELETE FROM notifications.outbox WHERE notification_id = %s",
                                [event.aggregate_id])
             await conn.execute(
-                "INSERT INTO notifications.dead_letters (notification_id, reason, attempts)"
-                " VALUES (%s, %s, %s) ON CONFLICT (notification_id) DO UPDATE SET"
-                " reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, failed_at = now()",
-                [event.aggregate_id, reason[:1000], attempts])
+                "INSERT INTO notifications.dead_letters (notification_id, reason, attempts,"
+                " channel) VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO UPDATE"
+                " SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts,"
+                " failed_at = now()",
+                [event.aggregate_id, reason[:1000], attempts,
+                 str(event.payload.get("channel", "email"))])
         await self.bus.execute(RecordNotificationFailed(event.aggregate_id, attempts,
                                                         reason[:1000]), self.actor,
                                correlation_id=event.correlation_id, causation_id=event.event_id)

@@ -109,15 +109,21 @@ async def keep_registering(store: EventStore, settings: Settings,
         modes.leave(UNENCODED_APPENDS)
 
 
-async def open_write_side(settings: Settings) -> WriteSide:
-    pool = AsyncConnectionPool(settings.pg_dsn, min_size=2, max_size=settings.pg_pool_size,
-                               open=False, kwargs={"autocommit": True})
-    await pool.open(wait=True, timeout=30)
+async def ensure_store_schema(pool: AsyncConnectionPool) -> None:
+    """The event store's, the accounts' and the data keys' tables (idempotent, one process
+    at a time): the write side's, and the query API's, which reads the relay's tables."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         await ensure_schema(conn)
         await identity_stores.ensure_schema(conn)
         await data_keys.ensure_schema(conn)
+
+
+async def open_write_side(settings: Settings) -> WriteSide:
+    pool = AsyncConnectionPool(settings.pg_dsn, min_size=2, max_size=settings.pg_pool_size,
+                               open=False, kwargs={"autocommit": True})
+    await pool.open(wait=True, timeout=30)
+    await ensure_store_schema(pool)
     modes = DegradedModes()
     store = EventStore(pool, await asyncio.to_thread(append_encoder, settings, modes),
                        max_event_bytes=settings.max_event_bytes)

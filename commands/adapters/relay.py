@@ -50,6 +50,7 @@ from commands.adapters.avro_contracts import (
 )
 from commands.adapters.event_store import NOTIFY_CHANNEL
 from commands.domain.registry import AGGREGATES
+from projections.positions import POSITIONS_CHANNEL
 from smartcourse.observability import tracing
 from smartcourse.settings import Settings
 
@@ -160,6 +161,19 @@ def _fetch(whole_rows: bool) -> str:
     )
 
 
+SAVE_HEADS = """
+INSERT INTO event_store.partition_heads AS h (relay, topic, partition, position)
+SELECT %(relay)s, * FROM unnest(%(topics)s::text[], %(partitions)s::int[], %(positions)s::bigint[])
+ON CONFLICT (relay, topic, partition) DO UPDATE SET position = excluded.position
+WHERE excluded.position > h.position
+"""
+
+SEED_HEADS = """
+INSERT INTO event_store.partition_heads (relay, topic, partition, position)
+SELECT %(relay)s, * FROM unnest(%(topics)s::text[], %(partitions)s::int[], %(positions)s::bigint[])
+ON CONFLICT (relay, topic, partition) DO NOTHING
+"""
+
 FETCH = _fetch(whole_rows=False)
 FETCH_WHOLE_ROWS = _fetch(whole_rows=True)  # for tools that encode rows themselves
 
@@ -174,10 +188,21 @@ class _Batch:
     topics: Tally[str] = field(default_factory=Tally)
     failures: list[KafkaError] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # event ids Kafka refused for good
+    # The batch's last position per aggregate (its events share a key, hence a partition),
+    # and from the delivery reports the last position delivered per (topic, partition).
+    last_of_key: dict[bytes, int] = field(default_factory=dict)
+    heads: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def on_delivery(self, error: KafkaError | None, message: Any) -> None:
         self.outstanding -= 1  # called on the relay's thread, from poll() or flush()
-        if error is not None:
+        if error is None:
+            if message is None:  # librdkafka always gives it; stand-ins may not
+                return
+            where = (message.topic(), message.partition())
+            position = self.last_of_key[message.key()]
+            if position > self.heads.get(where, 0):
+                self.heads[where] = position
+        else:
             self.failures.append(error)
             if message is not None and isinstance(error, KafkaError) and error.code() in PERMANENT:
                 headers = dict(message.headers() or [])
@@ -246,6 +271,7 @@ class Relay:
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             producer = self._producer()
             producer.list_topics(timeout=30)  # connected before the first batch
+            self._seed_heads(conn, producer)
             log.info("relay started", extra={"relay": self.config.name,
                                               "position": self.position})
             if ready is not None:
@@ -349,9 +375,11 @@ class Relay:
         produce, on_delivery, message = producer.produce, batch.on_delivery, self._message
         largest = self.config.max_message_bytes - MESSAGE_OVERHEAD
         topics = []
+        last_of_key = batch.last_of_key
         for row in rows:  # the relay's hot loop: names bound once, no keyword dicts
             topic, value, headers = message(row)
             key = row.aggregate_id.encode()
+            last_of_key[key] = row.position
             if len(value) > largest or (self._refused and row.event_id in self._refused):
                 topic, value, headers = self._undeliverable(row, value, "too large for Kafka"
                                                             if len(value) > largest else
@@ -477,16 +505,18 @@ class Relay:
         warned = time.monotonic()
         while True:
             confirmed = None
+            heads: dict[tuple[str, int], int] = {}
             while in_flight and in_flight[0].outstanding == 0:
                 batch = in_flight.popleft()
                 if batch.failures:
                     self._refused |= batch.refused
                     raise DeliveryFailed(f"{len(batch.failures)} refused: {batch.failures[0]}")
                 confirmed = batch
+                heads.update(batch.heads)  # batches in order: a later head is higher
                 self._count(batch)
             if confirmed is not None:
                 # Only now, with every message up to it confirmed, may the checkpoint move.
-                self._save_checkpoint(conn, confirmed.last_position)
+                self._save_checkpoint(conn, confirmed.last_position, heads)
                 self._update_lag(conn)
             now = time.monotonic()
             if self._stopping.is_set():
@@ -519,10 +549,31 @@ class Relay:
         CHECKPOINT.labels(self.config.name).set(row[0])
         return int(row[0])
 
-    def _save_checkpoint(self, conn: psycopg.Connection, position: int) -> None:
-        conn.execute(
-            "UPDATE event_store.checkpoints SET position = %s, updated_at = now()"
-            " WHERE name = %s", [position, self.config.name])
+    def _seed_heads(self, conn: psycopg.Connection, producer: Producer) -> None:
+        """A head for every partition without one: the checkpoint (it may hold events up to
+        there from before heads were kept), so a consumer counts as holding it all only
+        once it got that far (a watermark marker takes it there)."""
+        counts = self._partition_counts(producer, time.monotonic())
+        keys = [(topic, n) for topic, count in counts.items() for n in range(count)]
+        conn.execute(SEED_HEADS, {"relay": self.config.name, "topics": [t for t, _ in keys],
+                                  "partitions": [n for _, n in keys],
+                                  "positions": [self.position] * len(keys)})
+
+    def _save_checkpoint(self, conn: psycopg.Connection, position: int,
+                         heads: dict[tuple[str, int], int] | None = None) -> None:
+        """The checkpoint, and in the same commit the partitions' new heads."""
+        with conn.transaction():
+            conn.execute(
+                "UPDATE event_store.checkpoints SET position = %s, updated_at = now()"
+                " WHERE name = %s", [position, self.config.name])
+            if heads:
+                keys = list(heads)
+                conn.execute(SAVE_HEADS, {
+                    "relay": self.config.name, "topics": [t for t, _ in keys],
+                    "partitions": [p for _, p in keys], "positions": list(heads.values())})
+                # Wakes read-your-writes waiters: a partition whose head a projection had
+                # already applied now counts as at this checkpoint.
+                conn.execute("SELECT pg_notify(%s, %s)", [POSITIONS_CHANNEL, self.config.name])
         self.position = position
         CHECKPOINT.labels(self.config.name).set(position)
 

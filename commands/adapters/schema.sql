@@ -51,3 +51,14 @@ CREATE TABLE IF NOT EXISTS event_store.checkpoints (
     position    bigint      NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- The last event a relay has delivered to each Kafka partition, saved with its checkpoint:
+-- a consumer that has applied a partition's head holds all of it up to the checkpoint
+-- (read-your-writes needs no watermark marker then; projections/positions.py).
+CREATE TABLE IF NOT EXISTS event_store.partition_heads (
+    relay       text   NOT NULL,
+    topic       text   NOT NULL,
+    partition   int    NOT NULL,
+    position    bigint NOT NULL,
+    PRIMARY KEY (relay, topic, partition)
+);

@@ -16,6 +16,7 @@ from commands.api.routes import (
     privacy,
     quizzes,
     users,
+    workflows,
 )
 from identity.adapters.write_side import AggregateAccounts, EmailClaims
 from identity.http import hygiene
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quizzes.router)
     app.include_router(notifications.router)
     app.include_router(privacy.router)
+    app.include_router(workflows.router)
 
     async def readiness(request: Request) -> Readiness:
         state = request.app.state

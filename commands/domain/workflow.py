@@ -19,6 +19,7 @@ from commands.domain.base import AggregateRoot
 from commands.domain.errors import Conflict
 
 RUNNING, FAILED, COMPLETED = "RUNNING", "FAILED", "COMPLETED"
+CANCELLED_STEP = "cancelled"  # the failed step of a run an operator ended
 
 
 class Workflow(AggregateRoot):

@@ -1,12 +1,12 @@
 """What an operator does from the console: replay a dead letter (the same code as
-`smartcourse dlq replay`), retry a stuck workflow, cancel a stuck enrollment.
+`smartcourse dlq replay`), retry a stuck workflow, cancel a stuck enrollment or publishing run.
 
 Retrying a workflow redelivers the event it waits on, from the event store, to its topic:
 exactly what Kafka's at-least-once delivery may do at any time, so every consumer already
 treats it as a duplicate, and the workflow's process manager restarts the unfinished run
 (the publishing workflow from the top, the enrollment workflow by re-issuing its next
-command). Cancelling an enrollment goes through the command API with the operator's own
-token: the write side decides, as for any other admin."""
+command). Cancelling an enrollment or a publishing run goes through the command API with the
+operator's own token: the write side decides, as for any other admin."""
 
 from __future__ import annotations
 
@@ -120,10 +120,21 @@ async def redeliver(conn: AsyncConnection, settings: Settings, position: int) ->
 async def cancel_enrollment(client: httpx.AsyncClient, settings: Settings, token: str,
                             enrollment_id: UUID, reason: str) -> dict:
     """POST /enrollments/{id}/cancel on the command API as the operator."""
-    reply = await client.post(
-        f"{settings.public_command_url}/enrollments/{enrollment_id}/cancel",
-        json={"reason": reason[:200]}, headers={"Authorization": f"Bearer {token}"},
-        timeout=10)
+    return await _as_operator(client, f"{settings.public_command_url}/enrollments/"
+                              f"{enrollment_id}/cancel", token, reason)
+
+
+async def cancel_publishing(client: httpx.AsyncClient, settings: Settings, token: str,
+                            workflow_id: UUID, reason: str) -> dict:
+    """POST /workflows/{id}/cancel on the command API as the operator: the run fails, its
+    course is a draft again, a worker still carrying it stops at its next step."""
+    return await _as_operator(client, f"{settings.public_command_url}/workflows/"
+                              f"{workflow_id}/cancel", token, reason)
+
+
+async def _as_operator(client: httpx.AsyncClient, url: str, token: str, reason: str) -> dict:
+    reply = await client.post(url, json={"reason": reason[:200]},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
     body = reply.json() if reply.headers.get("content-type", "").startswith(
         "application/json") else {}
     if reply.status_code >= 400:

@@ -267,6 +267,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _back("/workflows", problem=f"{error.code}: {error.message}")
         return _back("/workflows", message=f"enrollment {enrollment_id} cancelled")
 
+    @app.post("/workflows/publishing/{workflow_id}/cancel")
+    async def cancel_run(request: Request, admin: Admin, workflow_id: UUID,
+                         csrf: Annotated[str, Form()],
+                         reason: Annotated[str, Form(max_length=200)] = "") -> Response:
+        auth.check_csrf(admin.token, csrf)
+        try:
+            await actions.cancel_publishing(request.app.state.http, settings, admin.token,
+                                            workflow_id, reason or "stuck")
+        except actions.ActionRefused as error:
+            return _back("/workflows", problem=f"{error.code}: {error.message}")
+        return _back("/workflows", message=f"publishing run {workflow_id} cancelled; its "
+                     "course is a draft again")
+
     @app.get("/errors", response_class=HTMLResponse)
     async def errors(request: Request, admin: Admin,
                      process: Annotated[str | None, Query(max_length=64)] = None,

@@ -3,9 +3,9 @@
 Declared only with SMARTCOURSE_WORKFLOW_ENROLLMENT=1 and/or SMARTCOURSE_WORKER_NOTIFICATIONS=1
 (settings.workflow_enrollment, settings.worker_notifications): the supervised
 `workflow-worker` runs both under a consumer group of its own, so neither the projections
-nor the command API wait for SMTP or for the workflow's commands; a delivery that fails is
-retried by a timer, never inside the batch (one unreachable webhook would otherwise stall
-every enrollment behind it); test workers leave them
+nor the command API wait for SMTP or for the workflow's commands; the batch only puts
+notifications into the outbox, and a timer per channel delivers them (one unreachable
+webhook once stalled every enrollment behind it); test workers leave them
 off (they would act on other tests' events). A batch is acknowledged after it was handled:
 a worker killed mid-batch gets it again and every step is idempotent.
 """
@@ -107,17 +107,21 @@ if settings.workflow_enrollment:
     app.timer(settings.reminder_poll_seconds, name="workflow.reminders")(fire_reminders)
 
 
-async def retry_notifications() -> None:
-    """Due delivery retries, off the stream: a failing channel never holds up the batch."""
-    found = await processes()
-    sent = await found.sender.retry_due()
-    if sent:
-        log.info("notification retries delivered", extra={"count": sent})
+def deliverer(channel: str) -> Any:
+    async def deliver_notifications() -> None:
+        """The outbox's due notifications of one channel, off the stream: a slow or failing
+        channel holds up neither the batch nor the other channels."""
+        found = await processes()
+        sent = await found.sender.deliver_due(channel=channel)
+        if sent:
+            log.info("notifications delivered", extra={"channel": channel, "count": sent})
+    return deliver_notifications
 
 
 if settings.worker_notifications:
-    app.timer(settings.notification_retry_poll_seconds,
-              name="notifications.retries")(retry_notifications)
+    for _channel in ("email", "webhook"):  # notifications/wiring.py's channels
+        app.timer(settings.notification_poll_seconds,
+                  name=f"notifications.deliver.{_channel}")(deliverer(_channel))
 
 
 async def reconcile_stores() -> None:

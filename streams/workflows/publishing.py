@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
+from commands.domain.workflow import CANCELLED_STEP
 from commands.messages import (
     CompleteWorkflow,
     FailWorkflow,
@@ -133,6 +134,13 @@ class Refused:
 
 # -- steps: what the runner does itself --------------------------------------------------------
 @dataclass(frozen=True)
+class EndedElsewhere:
+    """The run's aggregate failed outside this worker (an operator cancelled it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class ChunkContent:
     course_id: UUID
     content_version: int
@@ -183,7 +191,8 @@ class StepFailed:
     error: str
 
 
-Event = Published | Started | Chunked | Embedded | Indexed | MadeReady | Refused | StepFailed
+Event = (Published | Started | Chunked | Embedded | Indexed | MadeReady | Refused | StepFailed
+         | EndedElsewhere)
 
 STEP_NAMES: dict[type, str] = {ChunkContent: "chunk", EmbedChunks: "embed", IndexChunks: "index",
                                DropOldVersions: "cleanup", DropVersion: "cleanup"}
@@ -218,6 +227,11 @@ def decide(state: WorkflowState | None, event: Event,
             return ready, _finish(ready)
         case Refused(reason) if not s.finished:
             failed = replace(s, state=FAILED, failed_step="ready", error=reason, attempts=1)
+            return failed, _compensate(failed)
+        case EndedElsewhere(reason) if not s.finished:
+            # The compensation again (idempotent: the course is a draft already, the run
+            # failed already), for the vectors indexed so far.
+            failed = replace(s, state=FAILED, failed_step=CANCELLED_STEP, error=reason)
             return failed, _compensate(failed)
         case StepFailed(step, error):
             return _failed(s, step, error, policy)

@@ -38,6 +38,7 @@ from streams.workflows.publishing import (
     DropVersion,
     EmbedChunks,
     Embedded,
+    EndedElsewhere,
     Event,
     IndexChunks,
     Indexed,
@@ -94,6 +95,10 @@ class PublishingWorkflow:
                 state, commands = decide(state, pending.popleft(), self.policy)
                 await self.store.save(state)
                 for command in commands:
+                    ended = None if state.finished else await self._ended_elsewhere(state)
+                    if ended is not None:  # the rest of this step's commands would be refused
+                        pending = deque([ended])
+                        break
                     outcome = await self._carry_out(command, event)
                     if outcome is not None:
                         pending.append(outcome)
@@ -101,6 +106,13 @@ class PublishingWorkflow:
             "workflow_id": str(published.workflow_id), "state": state.state,
             "correlation_id": str(event.correlation_id), "error": state.error})
         return state
+
+    async def _ended_elsewhere(self, state: WorkflowState) -> EndedElsewhere | None:
+        """The run's end if its aggregate failed while this worker carried it (an operator
+        cancelled it): checked before each command, so a long run stops at its next step."""
+        history = await self.bus.store.load(state.workflow_id)
+        failed = next((e for e in history if e.event_type == "workflow.failed"), None)
+        return EndedElsewhere(str(failed.payload.get("reason", ""))) if failed else None
 
     async def _carry_out(self, command: Any, cause: StoredEvent) -> Event | None:
         if isinstance(command, Wait):

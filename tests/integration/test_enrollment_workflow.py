@@ -61,18 +61,19 @@ def events_after(settings: Settings, position: int) -> list[StoredEvent]:
 
 
 async def drive(processes: Any, settings: Settings, after: int = 0) -> list[StoredEvent]:
-    """Feed every new event to the workflow and the sender, and try due retries as the
-    worker's timer does, until nothing new is caused and no retry waits."""
+    """Feed every new event to the workflow and the sender, and deliver what is due as the
+    worker's timers do, until nothing new is caused and the outbox is empty."""
     seen: list[StoredEvent] = []
     while True:
         if batch := events_after(settings, after):
             await processes.workflow.handle_all(batch)
             await processes.sender.handle_all(batch)
+            await processes.sender.deliver_due()
             seen += batch
             after = batch[-1].position
-        elif await processes.sender.pending_retries():
+        elif await processes.sender.pending():
             await asyncio.sleep(0.1)
-            await processes.sender.retry_due()
+            await processes.sender.deliver_due()
         else:
             return seen
 
@@ -130,7 +131,8 @@ def test_enroll_activates_welcomes_once_and_reminds_once(own: Settings) -> None:
 
             # A redelivery of everything sends nothing again.
             await p.workflow.handle_all(seen)
-            assert await p.sender.handle_all(seen) == 0
+            await p.sender.handle_all(seen)
+            assert await p.sender.deliver_due() == 0
             assert len(Mailbox(own.mailpit_url).to(email)) == 1
 
             # The clock, injected: nothing is due now, the nudge is due a week on, once.
@@ -273,7 +275,8 @@ def test_a_send_interrupted_before_its_receipt_is_confirmed_not_repeated(own: Se
             await channel.send(outgoing)
             assert len(Mailbox(own.mailpit_url).wait_for(email)) == 1
 
-            assert await p.sender.handle_all([request]) == 1
+            await p.sender.handle_all([request])
+            assert await p.sender.deliver_due() == 1
 
             sent = [e for e in events_after(own, start) if e.event_type == "notification.sent"]
             assert [e.aggregate_id for e in sent] == [request.aggregate_id]
@@ -335,9 +338,9 @@ def test_a_registered_webhook_gets_the_welcome_signed_and_retried(own: Settings)
 
 def test_a_failing_webhook_never_holds_up_the_batch_and_is_redriven(own: Settings) -> None:
     """The webhook's receiver refuses connections: the batch goes on at once (the enrollment
-    activates, the email is sent), the webhook's delivery waits as a scheduled retry (an hour
-    off here), fails after its last try into the dead letters, and `redrive` schedules it
-    again."""
+    activates; the batch only fills the outbox), the email is delivered, the webhook's
+    delivery waits as a scheduled retry (an hour off here), fails after its last try into the
+    dead letters, and `redrive` schedules it again."""
     never = Retry(attempts=3, base_delay=3600, max_delay=3600)  # a wait would be an hour
     hook = uuid4()
 
@@ -361,31 +364,33 @@ def test_a_failing_webhook_never_holds_up_the_batch_and_is_redriven(own: Setting
                 # A hang guard, not a timing: before, the batch slept out the retries.
                 seen = await asyncio.wait_for(first_pass(p, start), timeout=300)
                 assert "enrollment.activated" in types_of(seen, enrolled.aggregate_id)
+                assert await p.sender.deliver_due() == 1  # the email; the webhook failed
                 assert len(Mailbox(own.mailpit_url).wait_for(email)) == 1
                 requests = [e for e in seen if e.event_type == "notification.requested"]
                 (webhook,) = [e.aggregate_id for e in requests
                               if e.payload.get("channel") == "webhook"]
                 assert types_of(seen, webhook) == ["notification.requested"]
-                assert await p.sender.pending_retries() == 1
+                assert await p.sender.pending() == 1
 
                 # Nothing is due now; an hour on, twice, the last try fails it for good.
-                assert await p.sender.retry_due() == 0
+                assert await p.sender.deliver_due() == 0
                 for hours in (2, 4):
-                    await p.sender.retry_due(p.sender.clock() + timedelta(hours=hours))
-                tried = events_after(own, seen[-1].position)
-                assert types_of(tried, webhook) == ["notification.failed"]
+                    await p.sender.deliver_due(p.sender.clock() + timedelta(hours=hours))
+                tried = [e for e in events_after(own, seen[-1].position)
+                         if e.aggregate_id == webhook]
+                assert [e.event_type for e in tried] == ["notification.failed"]
                 assert tried[-1].payload["attempts"] == 3
-                assert await p.sender.pending_retries() == 0
+                assert await p.sender.pending() == 0
                 listed = await asyncio.to_thread(cli, own, "notifications", "dead-letters")
                 assert str(webhook) in listed.stdout and "Connect" in listed.stdout
                 redriven = await asyncio.to_thread(cli, own, "notifications", "redrive",
                                                    str(webhook))
                 assert redriven.returncode == 0, redriven.stderr
                 assert await p.sender.redrive([webhook]) == 0  # no longer a dead letter
-                assert await p.sender.pending_retries() == 1
+                assert await p.sender.pending() == 1
             finally:
                 await p.side.bus.execute(m.RemoveWebhook(hook), SYSTEM)
                 async with p.side.pool.connection() as conn:
-                    await conn.execute("DELETE FROM notifications.retries")
+                    await conn.execute("DELETE FROM notifications.outbox")
 
     run(scenario())

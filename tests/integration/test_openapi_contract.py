@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from smartcourse.settings import Settings
+from tests.support import webhooks
 from tests.support.command_client import CommandClient
 
 CHECKS = "status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -37,35 +37,17 @@ def schemathesis(base_url: str, token: str, report: Path) -> subprocess.Complete
         capture_output=True, text=True, timeout=900)
 
 
-def registered_webhooks(settings: Settings, after: int) -> set[str]:
-    """Webhooks registered since store position `after` and not removed since."""
-    with psycopg.connect(settings.pg_dsn) as conn:
-        rows = conn.execute(
-            "SELECT event_type, payload->>'webhook_id' FROM event_store.events"
-            " WHERE aggregate_type = 'webhooks' AND position > %s ORDER BY position",
-            [after]).fetchall()
-    live: set[str] = set()
-    for kind, webhook in rows:
-        (live.add if kind.endswith("registered") else live.discard)(webhook)
-    return live
-
-
 @pytest.mark.parametrize("api", ["command_api", "query_api"])
 def test_every_status_observed_is_documented(api: str, request: pytest.FixtureRequest,
                                              command_api: str, stack: Settings,
                                              tmp_path: Path) -> None:
     base_url = request.getfixturevalue(api)
     admin = CommandClient(command_api, role="admin")
-    with psycopg.connect(stack.pg_dsn) as conn:
-        start = conn.execute("SELECT coalesce(max(position), 0) FROM event_store.events"
-                             ).fetchone()[0]
+    start = webhooks.store_head(stack)
     try:
         run = schemathesis(base_url, admin.headers["Authorization"], tmp_path / "report.xml")
-    finally:
-        # The generated webhooks point anywhere: they would get every later test's welcomes.
-        for webhook in registered_webhooks(stack, start):
-            httpx.delete(f"{command_api}/webhooks/{webhook}", headers=admin.headers,
-                         timeout=30).raise_for_status()
+    finally:  # the generated webhooks point anywhere
+        webhooks.remove_registered_since(stack, command_api, start)
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert "passed" in run.stdout, run.stdout[-3000:]
 

@@ -222,6 +222,35 @@ async def test_a_fold_failure_and_a_gap_are_dead_letters_with_reasons(
 
 # -- positions ---------------------------------------------------------------------------------
 @run
+async def test_a_partition_whose_head_is_applied_counts_as_at_the_relays_checkpoint(
+        dsn: str, copy_of: Make) -> None:
+    """Read-your-writes without waiting for markers: the relay's checkpoint is 100, the last
+    event it delivered to partition 0 is 40 and to partition 1 is 90. A projection that has
+    handled 40 in partition 0 holds all of it up to 100; partition 1 holds it back until 90."""
+    projection = copy_of("course_roster")
+    projector = PostgresProjector(projection)
+    tag = uuid4().hex[:10]
+    relay, topic = f"test-heads-{tag}", f"heads{tag}.enrollment"
+    async with await AsyncConnection.connect(dsn, autocommit=True) as conn:
+        try:
+            await conn.execute("INSERT INTO event_store.checkpoints (name, position)"
+                               " VALUES (%s, 100)", [relay])
+            await conn.execute("INSERT INTO event_store.partition_heads VALUES"
+                               " (%s, %s, 0, 40), (%s, %s, 1, 90)", [relay, topic] * 2)
+            await projector.apply(conn, [WatermarkDelivery(topic, 0, 40),
+                                         WatermarkDelivery(topic, 1, 60)])
+            reached = await aprojection_positions(conn, topic_prefix=f"heads{tag}")
+            assert reached[projection.name] == 60
+            await projector.apply(conn, [WatermarkDelivery(topic, 1, 90)])
+            reached = await aprojection_positions(conn, topic_prefix=f"heads{tag}")
+            assert reached[projection.name] == 100
+        finally:
+            await conn.execute("DELETE FROM event_store.partition_heads WHERE relay = %s",
+                               [relay])
+            await conn.execute("DELETE FROM event_store.checkpoints WHERE name = %s", [relay])
+
+
+@run
 async def test_events_and_watermarks_move_each_partition_and_the_minimum_is_the_position(
         dsn: str, copy_of: Make, events: list[StoredEvent]) -> None:
     projection = copy_of("course_roster")

@@ -8,9 +8,10 @@ injected through the workflow's parameters (counting or failing), never patched 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -207,6 +208,58 @@ def test_a_failing_embedding_step_fails_the_workflow_and_reverts_the_course(
     assert failed.event_type == "workflow.failed"
     assert (failed.payload["step"], failed.payload["attempts"]) == ("embed", FAST.attempts)
     assert objects(content, r["course"].course_id) == []  # no partial vectors left
+
+
+def test_a_run_an_operator_cancels_while_it_embeds_stops_at_its_next_step(
+        content: Settings, model: Any) -> None:
+    """The admin's CancelWorkflow lands while the worker computes vectors (from inside the
+    encoder, on a connection of its own): the worker indexes nothing, the run stays failed
+    as the operator said, the course is a draft once, and no vector of the run is left."""
+    admin = m.Actor(uuid4(), "admin")
+    running: dict[str, Any] = {}
+
+    async def cancel() -> None:
+        side = await open_write_side(content)
+        try:
+            await side.bus.execute(m.CancelWorkflow(running["workflow_id"], "embedding stuck"),
+                                   admin)
+        finally:
+            await side.close()
+
+    class CancellingEncoder(CountingEncoder):
+        def encode(self, texts: Any) -> Any:
+            if self.calls == 0:  # the operator acts while the run is in this step
+                operator = threading.Thread(target=asyncio.run, args=(cancel(),))
+                operator.start()
+                operator.join()
+            return super().encode(texts)
+
+    async def scenario() -> dict[str, Any]:
+        side = await open_write_side(content)
+        try:
+            salt = uuid4().hex  # text of this run's own: the vector cache must miss
+            course, published = await _published(
+                side, [(title, f"{text} Edition {salt}.") for title, text in course_lessons()])
+            running["workflow_id"] = UUID(published.payload["workflow_id"])
+            async with open_publishing(content, encoder=CancellingEncoder(model),
+                                       policy=FAST) as workflow:
+                state = await workflow.handle(published)
+            return {"course": course, "state": state,
+                    "status": (await course_state(side.store, course.course_id)).status,
+                    "workflow": await events_of(side.store, running["workflow_id"]),
+                    "course_events": await events_of(side.store, course.course_id)}
+        finally:
+            await side.close()
+
+    r = run(scenario())
+
+    assert (r["state"].state, r["state"].failed_step) == ("FAILED", "cancelled")
+    assert r["state"].error == "cancelled by an operator: embedding stuck"
+    assert r["status"] == "DRAFT"
+    assert [e.event_type for e in r["workflow"]] == [
+        "workflow.started", "content.chunked", "workflow.failed"]
+    assert [e.event_type for e in r["course_events"]].count("course.reverted_to_draft") == 1
+    assert objects(content, r["course"].course_id) == []
 
 
 def test_processing_the_same_event_twice_changes_nothing_more(

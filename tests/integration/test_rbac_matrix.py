@@ -27,6 +27,7 @@ from query_api.app import create_app as query_app
 from smartcourse.local_servers import serve
 from smartcourse.settings import Settings
 from tests.integration.test_query_api import ReadModels
+from tests.support import webhooks
 from tests.support.accounts import Login, account, new_email, new_password, operator_admin
 from tests.support.quizzes import choice_quiz
 
@@ -89,6 +90,7 @@ POLICY: dict[tuple[str, str, str], str] = {
     ("command", "POST", "/users/{user_id}/notification-preferences"): "self",
     ("command", "POST", "/webhooks"): "admin",
     ("command", "DELETE", "/webhooks/{webhook_id}"): "admin",
+    ("command", "POST", "/workflows/{workflow_id}/cancel"): "admin",
     ("command", "POST", "/users/{user_id}/consents"): "self-only",
     ("command", "DELETE", "/users/{user_id}/consents/{purpose}"): "self",
     ("command", "POST", "/users/{user_id}/erasure"): "self",
@@ -227,8 +229,9 @@ def matrix_apis(stack: Settings, server_logs: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def world(matrix_apis: dict[str, str], stack: Settings) -> World:
+def world(matrix_apis: dict[str, str], stack: Settings) -> Iterator[World]:
     command_api = matrix_apis["command"]
+    start = webhooks.store_head(stack)
     admin = operator_admin(command_api)
     with httpx.Client(base_url=command_api, timeout=30) as http:
         people = {name: account(http, command_api, role) for name, role in (
@@ -254,10 +257,11 @@ def world(matrix_apis: dict[str, str], stack: Settings) -> World:
                         headers=admin.headers)
         assert off.status_code == 200, off.text
     ReadModels(stack).catch_up()
-    return World(command_api, admin, people["instructor"], people["other_instructor"],
-                 people["student"], people["other_student"], people["deactivated"],
-                 course["course_id"], module["module_id"], lesson["lesson_id"],
-                 enrollment_id)
+    yield World(command_api, admin, people["instructor"], people["other_instructor"],
+                people["student"], people["other_student"], people["deactivated"],
+                course["course_id"], module["module_id"], lesson["lesson_id"],
+                enrollment_id)
+    webhooks.remove_registered_since(stack, command_api, start)  # the cells' POST /webhooks
 
 
 def request_for(world: World, method: str, path: str, actor: Login | None,
@@ -321,6 +325,7 @@ def request_for(world: World, method: str, path: str, actor: Login | None,
         ("POST", "/enrollments/{enrollment_id}/quizzes/{quiz_id}/attempts"): {
             "json": {"answers": []}},
         ("POST", "/enrollments/{enrollment_id}/cancel"): {"json": {"reason": ""}},
+        ("POST", "/workflows/{workflow_id}/cancel"): {"json": {"reason": "matrix"}},
         ("POST", "/unsubscribe"): {"params": {"token": "not-a-signed-link"}},
         ("GET", "/unsubscribe"): {"params": {"token": "not-a-signed-link"}},
         ("POST", "/users/{user_id}/notification-preferences"): {

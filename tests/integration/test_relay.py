@@ -370,7 +370,8 @@ def test_a_late_commit_is_never_skipped(
         held.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
         late_position = held.execute(
             "SELECT coalesce(max(position), 0) + 1 FROM event_store.events").fetchone()[0]
-        user = User(id=late_user, display_name="Late", email="late@test.example", role="student")
+        user = User(id=late_user, display_name="Late", email=f"late-{late_user}@test.example",
+                    role="student")
         (registered,) = user.collect_events()
         held.execute(
             f"INSERT INTO event_store.events ({COLUMNS})"
@@ -380,7 +381,9 @@ def test_a_late_commit_is_never_skipped(
         held.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
         queued = writer.submit(writer.bus.execute(
-            m.RegisterUser(queued_user, "Queued", "queued@test.example", "student"),
+            # An email of its own: one taken by an earlier run is refused before the lock.
+            m.RegisterUser(queued_user, "Queued", f"queued-{queued_user}@test.example",
+                           "student"),
             m.Actor(queued_user, "student")))
         wait_until(lambda: query(
             stack, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
@@ -450,6 +453,32 @@ def test_every_partition_gets_watermark_markers_behind_the_events_they_cover(
                 position = decode.decode(message.value, message.topic)["position"]
                 assert position > max(marks, default=0), "an event came after its marker"
         assert marks == sorted(marks) and marks[-1] >= last
+
+
+def test_each_partitions_head_is_the_last_event_kafka_holds_there_up_to_the_checkpoint(
+    stack: Settings, writer: Writer, relay_config: RelayConfig
+) -> None:
+    """The heads saved with the checkpoint are exactly, per partition, the newest event
+    position in Kafka; partitions without events keep the checkpoint they were seeded with."""
+    with running_relay(stack, relay_config):
+        ours = writer.run(author_and_enroll(writer.bus))
+        last = stored_events(stack, ours)[-1].position
+        wait_until(lambda: (checkpoint(stack, relay_config.name) or 0) >= last,
+                   "the relay to confirm the test's events")
+    decode = decoder(stack)
+    newest: dict[tuple[str, int], int] = {}
+    for message in read_topics(stack, relay_config.domain_topics()):
+        position = decode.decode(message.value, message.topic)["position"]
+        where = (message.topic, message.partition)
+        newest[where] = max(newest.get(where, 0), position)
+    heads = {(topic, partition): position for topic, partition, position in query(
+        stack, "SELECT topic, partition, position FROM event_store.partition_heads"
+        " WHERE relay = %s", [relay_config.name])}
+    execute(stack, "DELETE FROM event_store.partition_heads WHERE relay = %s",
+            [relay_config.name])
+    assert len(heads) == relay_config.partitions * len(relay_config.domain_topics())
+    assert newest and {k: heads[k] for k in newest} == newest
+    assert {heads[k] for k in set(heads) - set(newest)} <= {relay_config.start_after}
 
 
 def test_an_event_kafka_cannot_take_is_dead_lettered_and_later_events_go_on(

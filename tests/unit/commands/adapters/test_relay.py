@@ -4,6 +4,7 @@ and checkpoints move only over confirmed batches, in order."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,9 @@ class FakeConnection:
 
     def fetchone(self) -> tuple[int]:
         return (0,)
+
+    def transaction(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
 
 class ScriptedProducer:
@@ -360,3 +364,30 @@ def test_an_event_the_broker_refused_for_good_is_dead_lettered_when_sent_again()
     assert [topic for topic, *_ in again.sent] == ["t.relay.dlq"]
     relay._send(again, [row_of(small)])  # type: ignore[arg-type]
     assert [topic for topic, *_ in again.sent][-1] == "t.course"  # dead-lettered once only
+
+
+class Delivered:
+    """What librdkafka hands a delivery callback: where the message landed."""
+
+    def __init__(self, topic: str, partition: int, key: bytes) -> None:
+        self._where = (topic, partition, key)
+
+    def topic(self) -> str:
+        return self._where[0]
+
+    def partition(self) -> int:
+        return self._where[1]
+
+    def key(self) -> bytes:
+        return self._where[2]
+
+
+def test_a_batch_knows_the_last_event_it_delivered_to_each_partition() -> None:
+    batch = _Batch(last_position=14, outstanding=4, started=0.0,
+                   last_of_key={b"a": 12, b"b": 14, b"c": 13})
+    batch.on_delivery(None, Delivered("t.course", 0, b"a"))
+    batch.on_delivery(None, Delivered("t.course", 0, b"c"))  # a later aggregate, same partition
+    batch.on_delivery(None, Delivered("t.course", 3, b"b"))
+    batch.on_delivery(None, Delivered("t.course", 0, b"a"))  # reports of one partition in order
+    assert batch.outstanding == 0 and not batch.failures
+    assert batch.heads == {("t.course", 0): 13, ("t.course", 3): 14}

@@ -37,6 +37,7 @@ from streams.workflows.publishing import (
     DropVersion,
     EmbedChunks,
     Embedded,
+    EndedElsewhere,
     IndexChunks,
     Indexed,
     MadeReady,
@@ -189,6 +190,18 @@ def test_a_refused_ready_fails_without_reverting_the_course() -> None:
 
     assert state.state == FAILED and state.failed_step == "ready"
     assert [type(c) for c in commands] == [FailWorkflow, DropVersion]
+
+
+def test_a_run_cancelled_elsewhere_ends_failed_and_removes_its_vectors() -> None:
+    state, _ = until_embedding(published())
+
+    state, commands = decide(state, EndedElsewhere("cancelled by an operator: stuck"), POLICY)
+
+    assert (state.state, state.failed_step) == (FAILED, "cancelled")
+    assert state.error == "cancelled by an operator: stuck"
+    # The undo again (each is idempotent), then the partial vectors removed.
+    assert [type(c) for c in commands] == [RevertCourseToDraft, FailWorkflow, DropVersion]
+    assert decide(state, EndedElsewhere("again"), POLICY) == (state, [])
 
 
 def test_cleanup_after_the_end_is_retried_then_left_behind() -> None:
