@@ -132,7 +132,7 @@ class WebhookChannel:
     (`secret_of(webhook id)`)."""
 
     secret_of: Callable[[str], str]
-    timeout: float = 10.0
+    timeout: float = 5.0  # a receiver that takes longer is retried later
     name: str = "webhook"
 
     async def send(self, outgoing: Outgoing) -> str:

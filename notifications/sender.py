@@ -162,7 +162,9 @@ class NotificationSender:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
     concurrency: int = 16  # tries at once, per channel
-    lease: timedelta = timedelta(minutes=5)  # a try in flight is not taken by another worker
+    # A try in flight is not taken by another worker for this long; a killed worker's rows
+    # are tried again after it (a tick's tries take seconds: `limit` rows, 16 at a time).
+    lease: timedelta = timedelta(seconds=30)
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def handle_all(self, events: Iterable[StoredEvent]) -> int:
@@ -182,7 +184,7 @@ class NotificationSender:
         return cur.rowcount
 
     async def deliver_due(self, now: datetime | None = None, channel: str | None = None,
-                          limit: int = 100) -> int:
+                          limit: int = 48) -> int:
         """Try the notifications due at `now` (of one channel, or of each, concurrently);
         returns how many were sent. Each is leased (its due time pushed ahead) before it is
         tried, so a worker that dies mid-try leaves it to be tried again after the lease,
