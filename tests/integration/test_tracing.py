@@ -13,8 +13,8 @@ import pytest
 
 from infra import stack as local_stack
 from smartcourse.settings import Settings
-from tests.support.supervised import app_processes
 from tests.support.command_client import CommandClient
+from tests.support.supervised import app_processes
 
 pytestmark = pytest.mark.integration
 DEADLINE = 60.0
