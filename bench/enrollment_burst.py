@@ -39,11 +39,16 @@ def percentile(values: list[float], q: float) -> float:
 def _count(settings: Settings, event_type: str, ids: list[str]) -> tuple[int, float | None]:
     """How many of the enrollments have the event, and when the last one was appended."""
     if event_type == "notification.sent":
+        # Welcome emails, found through their cause: an enrollment's event (the variables
+        # are sealed with the student's data key, privacy/sealing.py).
         query = ("SELECT count(*), extract(epoch FROM max(s.occurred_at))"
-                 " FROM event_store.events r JOIN event_store.events s"
+                 " FROM event_store.events r"
+                 " JOIN event_store.events c ON c.event_id = r.causation_id"
+                 " JOIN event_store.events s"
                  " ON s.aggregate_id = r.aggregate_id AND s.event_type = 'notification.sent'"
                  " WHERE r.event_type = 'notification.requested'"
-                 " AND r.payload->'variables'->>'enrollment_id' = ANY(%s)")
+                 " AND r.payload->>'template' = 'welcome' AND r.payload->>'channel' = 'email'"
+                 " AND c.aggregate_id = ANY(%s::uuid[])")
     else:
         query = ("SELECT count(*), extract(epoch FROM max(occurred_at)) FROM event_store.events"
                  " WHERE event_type = %s AND aggregate_id = ANY(%s::uuid[])")
