@@ -8,12 +8,11 @@ import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
-from commands.adapters.avro_contracts import EventEncoder
+from commands.adapters.avro_contracts import EventEncoder, registry_client
 from commands.adapters.event_store import EventStore, ensure_schema
 from commands.adapters.store_follower import StoreFollower
 from commands.bus import CommandBus
@@ -58,7 +57,7 @@ class WriteSide:
 def register_contracts(settings: Settings, wait: float) -> EventEncoder:
     """Every contract registered (idempotent), trying again with backoff while the registry
     is not there yet, for up to `wait` seconds; then the last error is raised."""
-    encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url, "timeout": 5}))
+    encoder = EventEncoder(registry_client(settings.registry_url))
     deadline = time.monotonic() + wait
     delay = 0.25
     while True:

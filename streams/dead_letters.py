@@ -187,11 +187,9 @@ def decoded(letter: Letter, registry_url: str) -> Any:
     """The letter's message as an event record, or why it cannot be read (None: no message)."""
     if not letter.payload:
         return None
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from commands.adapters.avro_contracts import EventDecoder, registry_client
 
-    from commands.adapters.avro_contracts import EventDecoder
-
-    decoder = EventDecoder(SchemaRegistryClient({"url": registry_url}))
+    decoder = EventDecoder(registry_client(registry_url))
     try:
         return decoder.decode(letter.payload, letter.topic or "smartcourse.unknown")
     except Exception as error:  # noqa: BLE001 - shown to the operator, not handled

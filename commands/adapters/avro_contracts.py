@@ -51,6 +51,9 @@ MICROSECOND = timedelta(microseconds=1)
 WIRE_MAGIC = 0
 WIRE_HEADER = struct.Struct(">BI")
 CONFLICT = 409
+# Seconds a registry request may take. The client's default is no limit at all: one request
+# the registry never answers would hang an API, the relay or a worker for good.
+REGISTRY_TIMEOUT = 10
 
 
 class ContractError(ValueError):
@@ -58,6 +61,12 @@ class ContractError(ValueError):
 
 
 # -- names -------------------------------------------------------------------------------------
+def registry_client(url: str, timeout: float = REGISTRY_TIMEOUT) -> SchemaRegistryClient:
+    """A registry client whose requests give up after `timeout` seconds (the client tries
+    a request again, with backoff, after a transport error or timeout)."""
+    return SchemaRegistryClient({"url": url, "timeout": timeout})
+
+
 def record_name(event_type: str) -> str:
     """`course.seat_reserved` -> `CourseSeatReserved`."""
     return "".join(word.capitalize() for part in event_type.split(".") for word in part.split("_"))

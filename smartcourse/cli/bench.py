@@ -29,5 +29,10 @@ def bench(
         raise typer.Exit(2) from None
     typer.echo(suite.table(outcomes))
     typer.echo(neighbours.table())
-    if any(o.error for o in outcomes):
+    failed = [o for o in outcomes if o.error]
+    # Last, so a log that keeps only its tail still says why each failure happened.
+    for outcome in failed:
+        typer.echo(f"\n--- {outcome.name} failed; the end of its output:\n"
+                   f"{outcome.error[-1500:]}")
+    if failed:
         raise typer.Exit(1)

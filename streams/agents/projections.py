@@ -14,9 +14,8 @@ import os
 from collections.abc import Sequence
 
 import faust
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from commands.adapters.avro_contracts import EventDecoder
+from commands.adapters.avro_contracts import EventDecoder, registry_client
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 from streams.app import app, settings
@@ -31,7 +30,7 @@ EX_SOFTWARE = 70  # the worker's exit status when a batch cannot be applied at a
 
 
 def _decoder() -> EventDecoder:
-    return EventDecoder(SchemaRegistryClient({"url": settings.registry_url}))
+    return EventDecoder(registry_client(settings.registry_url))
 
 
 decode = SharedDecoder(_decoder)  # made when the first batch comes, shared by every agent

@@ -43,15 +43,14 @@ def events(course: UUID) -> list[StoredEvent]:
 
 async def drive(database: str, course: UUID) -> None:
     """In the child: put messages into the agent and wait until ClickHouse has them."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    from commands.adapters.avro_contracts import EventEncoder
+    from commands.adapters.avro_contracts import EventEncoder, registry_client
     from commands.adapters.relay import WATERMARK_HEADER
     from streams.agents import analytics as agent_module
     from streams.app import settings
 
     assert agent_module.analytics is not None, "the agent is declared"
-    encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
+    encoder = EventEncoder(registry_client(settings.registry_url))
     messages = [(encoder.encode(e, "smartcourse.enrollment"), str(e.aggregate_id).encode())
                 for e in events(course)]
     client = writer_client(settings)

@@ -35,7 +35,7 @@ DEADLINE = 60.0
 
 @pytest.fixture
 def client(stack: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": stack.registry_url})
+    return contracts.registry_client(stack.registry_url)
 
 
 def published_event() -> StoredEvent:

@@ -15,10 +15,9 @@ from uuid import UUID, uuid4
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from commands import messages as m
-from commands.adapters.avro_contracts import EventEncoder
+from commands.adapters.avro_contracts import EventEncoder, registry_client
 from commands.adapters.event_store import COLUMNS, StoredEvent
 from smartcourse.settings import Settings
 from tests.integration.test_worker import (
@@ -287,7 +286,7 @@ def test_an_event_from_nowhere_parks_with_a_version_gap_and_the_store_wins_on_re
         }
     )
     topic = f"{running.prefix}.course"
-    encoder = EventEncoder(SchemaRegistryClient({"url": running.settings.registry_url}))
+    encoder = EventEncoder(registry_client(running.settings.registry_url))
     produce_garbage(running.settings, topic, course, encoder.encode(forged, topic))
     writer.run(writer.bus.execute(m.AddModule(course, uuid4(), "Real"), teacher))
     running.wait_for_position(writer.head(), "the forged and the real event to be handled")

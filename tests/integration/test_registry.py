@@ -14,6 +14,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from commands.adapters.avro_contracts import registry_client
 from infra import stack as local_stack
 from infra import supervisor
 from smartcourse.settings import Settings
@@ -30,7 +31,7 @@ V1_FIELDS = [{"name": "course_id", "type": "string"}, {"name": "title", "type": 
 
 
 def client_for(settings: Settings) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": settings.registry_url})
+    return registry_client(settings.registry_url)
 
 
 def new_subject() -> str:

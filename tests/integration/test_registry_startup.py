@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from commands.adapters.avro_contracts import register
+from commands.adapters.avro_contracts import register, registry_client
 from smartcourse.local_servers import free_port, serve
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
@@ -30,7 +29,7 @@ def test_processes_registering_at_once_all_get_the_same_id(stack: Settings) -> N
 
     def one() -> None:
         try:
-            ids.append(register(SchemaRegistryClient({"url": stack.registry_url}), schema))
+            ids.append(register(registry_client(stack.registry_url), schema))
         except BaseException as error:  # noqa: BLE001 - collected for the assertion
             errors.append(error)
 

@@ -28,11 +28,10 @@ import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from psycopg.types.json import Jsonb
 
 from commands import messages as m
-from commands.adapters.avro_contracts import EventDecoder, subject_name
+from commands.adapters.avro_contracts import EventDecoder, registry_client, subject_name
 from commands.adapters.event_codec import payload_of
 from commands.adapters.event_store import APPEND_LOCK, COLUMNS, NOTIFY_CHANNEL, StoredEvent
 from commands.adapters.relay import WATERMARK_HEADER, Relay, RelayConfig
@@ -183,7 +182,7 @@ def read_topics(settings: Settings, topics: list[str], markers: bool = False) ->
 
 
 def decoder(settings: Settings) -> EventDecoder:
-    return EventDecoder(SchemaRegistryClient({"url": settings.registry_url}))
+    return EventDecoder(registry_client(settings.registry_url))
 
 
 def versions_without_repeats(messages: list[Received], decode: Callable[[Received], int]
@@ -258,7 +257,7 @@ def test_events_reach_kafka_in_order_with_key_and_headers(
     received = read_topics(stack, relay_config.topics())
     mine = [r for r in received if UUID(r.key.decode()) in ours]
     decode = decoder(stack)
-    registry = SchemaRegistryClient({"url": stack.registry_url})
+    registry = registry_client(stack.registry_url)
     by_aggregate: dict[UUID, list[tuple[Received, StoredEvent]]] = defaultdict(list)
     for message in mine:
         by_aggregate[UUID(message.key.decode())].append(

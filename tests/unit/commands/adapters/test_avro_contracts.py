@@ -402,3 +402,20 @@ def test_appending_never_waits_for_the_registry_nor_refuses_an_event(
     store.encoder.register_all()  # type: ignore[union-attr]
     misfit = _with_payload("course.capacity_changed", capacity="thirty")
     assert store._encoded(misfit) is None
+
+
+def test_a_registry_that_never_answers_is_given_up_on() -> None:
+    """The client's default is to wait for ever: a registry that accepts the connection and
+    never answers hung a reader for the whole test timeout."""
+    import socket
+
+    from commands.adapters.avro_contracts import registry_client
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nothing is ever read or sent
+        host, port = silent.getsockname()
+        client = registry_client(f"http://{host}:{port}", timeout=0.2)
+        with pytest.raises(Exception, match="timed out") as gave_up:  # httpx2's ReadTimeout
+            client.get_subjects()
+        assert "Timeout" in type(gave_up.value).__name__
