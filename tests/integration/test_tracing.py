@@ -1,6 +1,7 @@
-"""One trace per command: the command API's request, the relay's publication and the
-worker's projection of its event are spans of one trace in Zipkin, and the query API's read
-waiting on the consistency token joins the trace the client sends."""
+"""One trace per command: the command API's request, the relay's publication, the worker's
+projection and the analytics insert of its event are spans of one trace in Zipkin, the query
+API's read waiting on the consistency token joins the trace the client sends, and an
+enrollment's trace runs on through the workflow's steps into the welcome's send."""
 
 from __future__ import annotations
 
@@ -51,13 +52,15 @@ def test_a_command_is_one_trace_across_api_relay_and_worker(stack: Settings) -> 
                               "traceparent": traceparent})
     assert read.status_code == 200, read.text
 
-    wanted = {"command-api", "relay", stack.worker_app_id, "query-api"}
+    wanted = {"command-api", "relay", stack.worker_app_id, "query-api",
+              stack.analytics_worker_app_id}
     assert services_in(zipkin, trace_id, wanted) >= wanted
     spans = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10).json()
     names = {span["name"] for span in spans}
     assert "relay publish course.created" in names
     assert "read_your_writes wait" in names
     assert any(name.startswith("project ") for name in names)
+    assert "analytics insert" in names
 
 
 def test_an_enrollment_traces_through_the_workflow_into_the_welcome_send(
