@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from infra import stack as local_stack
 from infra.stack import APP_CLASSES
 from smartcourse.settings import Settings
+from tests.support.supervised import app_processes
 
 pytestmark = pytest.mark.integration
 DEADLINE = 120.0
@@ -22,9 +24,15 @@ def query(base: str, promql: str) -> list[dict]:
     return answer["data"]["result"]
 
 
-def test_every_process_is_scraped_and_rules_are_loaded(stack: Settings) -> None:
+@pytest.fixture
+def running(stack: Settings) -> Iterator[Settings]:
     local_stack.up(stack, ["prometheus"])
-    local_stack.up(stack, None, APP_CLASSES)
+    with app_processes(stack):
+        yield stack
+
+
+def test_every_process_is_scraped_and_rules_are_loaded(running: Settings) -> None:
+    stack = running
     base = f"http://{stack.host}:{stack.prometheus_port}"
     deadline = time.monotonic() + DEADLINE
     while True:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from infra import stack as local_stack
-from infra.stack import APP_CLASSES
 from smartcourse.settings import Settings
 from tests.support.command_client import CommandClient
+from tests.support.supervised import app_processes
 
 pytestmark = pytest.mark.integration
 DEADLINE = 60.0
@@ -33,9 +34,15 @@ def services_in(zipkin: str, trace_id: str, wanted: set[str]) -> set[str]:
         time.sleep(0.5)  # the processes export every few seconds
 
 
-def test_a_command_is_one_trace_across_api_relay_and_worker(stack: Settings) -> None:
+@pytest.fixture(scope="module")
+def running(stack: Settings) -> Iterator[Settings]:
     local_stack.up(stack, ["zipkin"])
-    local_stack.up(stack, None, APP_CLASSES)
+    with app_processes(stack):
+        yield stack
+
+
+def test_a_command_is_one_trace_across_api_relay_and_worker(running: Settings) -> None:
+    stack = running
     command_api = f"http://{stack.host}:{stack.command_api_port}"
     query_api = f"http://{stack.host}:{stack.query_api_port}"
     zipkin = f"http://{stack.host}:{stack.zipkin_port}"
