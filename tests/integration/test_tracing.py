@@ -71,11 +71,10 @@ def test_a_command_is_one_trace_across_api_relay_and_worker(running: Settings) -
 
 
 def test_an_enrollment_traces_through_the_workflow_into_the_welcome_send(
-        stack: Settings) -> None:
+        running: Settings) -> None:
     """The student's enroll request, the workflow's steps (the events they append continue
     the trace) and the welcome's send from the outbox, in one trace."""
-    local_stack.up(stack, ["zipkin"])
-    local_stack.up(stack, None, APP_CLASSES)
+    stack = running
     command_api = f"http://{stack.host}:{stack.command_api_port}"
     zipkin = f"http://{stack.host}:{stack.zipkin_port}"
     instructor = CommandClient(command_api, role="instructor")
