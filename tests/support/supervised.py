@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from infra import stack as local_stack
+from smartcourse.local_servers import wait_until_caught_up
 from smartcourse.settings import Settings
 
 
@@ -18,6 +19,9 @@ def app_processes(settings: Settings) -> Iterator[None]:
     already = {s.name for s in local_stack.status(settings, group=group) if s.pid}
     local_stack.up(settings, None, group)
     try:
+        # Started afresh, the relay first publishes what other tests appended meanwhile and
+        # the worker works it off: a read-your-writes read before that would time out.
+        wait_until_caught_up(settings)
         yield
     finally:
         started = [name for name in group if name not in already]
