@@ -17,6 +17,7 @@ class AppProcess(Service):
 
     subcommand: str
     health_path = "/health"
+    liveness_path = "/health/live"  # answered by the main loop itself, or by its heartbeat
     restart_on_failure = True
 
     @property
@@ -38,6 +39,9 @@ class AppProcess(Service):
         # are theirs to use (servers elsewhere refuse them; docs/security.md).
         return {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                 "SMARTCOURSE_ENV": os.environ.get("SMARTCOURSE_ENV", "dev")}
+
+    def liveness_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}{self.liveness_path}"
 
     def healthy(self) -> bool:
         reply = httpx.get(f"http://{self.settings.host}:{self.port}{self.health_path}",
@@ -159,6 +163,7 @@ class AssistantApi(AppProcess):
 
     name = "assistant-api"
     subcommand = "assistant-api"
+    liveness_path = "/health"  # its event loop answers it
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.assistant_api_port}
