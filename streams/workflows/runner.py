@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
@@ -141,7 +142,8 @@ class PublishingWorkflow:
         if isinstance(command, STEPS):
             name = type(command).__name__
             # A child of the run's span (current here), or none when the run has no trace.
-            span = (tracing.tracer().start_span(f"publishing {name}")
+            words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()  # Zipkin lower-cases names
+            span = (tracing.tracer().start_span(f"publishing {words}")
                     if trace.get_current_span().get_span_context().is_valid else None)
             with trace.use_span(span, end_on_exit=True) if span else nullcontext():
                 try:

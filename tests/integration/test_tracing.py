@@ -110,8 +110,8 @@ def test_a_publish_traces_through_the_publishing_workflows_steps(running: Settin
                                 traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01")
     assert published.status_code == 202, published.text
 
-    wanted = {"workflow publishing", "publishing ChunkContent", "publishing EmbedChunks",
-              "publishing IndexChunks"}
+    wanted = {"workflow publishing", "publishing chunk content", "publishing embed chunks",
+              "publishing index chunks"}
     deadline = time.monotonic() + DEADLINE * 2  # the first run loads the embedding model
     names: set[str] = set()
     while not wanted <= names:
