@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from uuid import UUID, uuid5
 
+from assistant.domain.guardrails import clean_input
 from assistant.domain.text import content_words
 from projections.content.chunking import split_words
 
@@ -29,6 +32,7 @@ SUMMARY, OBJECTIVE, QUESTION = "summary", "objective", "question"
 MAX_OBJECTIVES = 8
 MAX_QUESTIONS = 10
 MIN_OPTIONS, MAX_OPTIONS = 3, 5
+REMOVED = re.compile(r"\[(?:instruction|email|card|iban|phone) removed\]")
 
 RULES = (
     "You write study material for a course instructor from ONE lesson, given as numbered "
@@ -58,9 +62,11 @@ class Material:
     content: str
     other_lessons: tuple[str, ...] = ()  # the course's other lessons' texts (distractors)
 
-    @property
+    @cached_property
     def passages(self) -> tuple[str, ...]:
-        return tuple(" ".join(words) for words in split_words(self.content))
+        """The lesson's chunks as a prompt may hold them: instructions planted in the text
+        neutralised and personal data redacted (the guardrails of every prompt)."""
+        return tuple(clean_input(" ".join(words)).text for words in split_words(self.content))
 
     @property
     def source_hash(self) -> str:
@@ -150,6 +156,8 @@ def check_question(item: dict[str, Any], material: Material) -> dict[str, Any]:
     if type(passage) is not int or not 1 <= passage <= len(passages):
         raise InvalidItem(f"passage must be a number from 1 to {len(passages)}")
     quote = _text(item, "quote", 10, 1000)
+    if REMOVED.search(quote):
+        raise InvalidItem("the quote cites text the guardrails removed")
     if _normal(quote) not in _normal(passages[passage - 1]):
         raise InvalidItem("the quote is not in the cited passage")
     answer_words, quoted = set(content_words(options[correct])), set(content_words(quote))

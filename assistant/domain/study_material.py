@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from assistant.domain.enhancement import EnhancementPrompt, Material
+from assistant.domain.enhancement import REMOVED, EnhancementPrompt, Material
 from assistant.domain.text import STOPWORDS, content_words, sentences, stem
 
 _TERM = re.compile(r"[A-Za-z][A-Za-z\-]{3,}")
@@ -80,6 +80,8 @@ def _lesson_sentences(material: Material) -> list[tuple[int, str]]:
         for heading in headings:  # chunks join lines: a heading is inline there
             passage = passage.replace(heading, "\n\n")
         for sentence in sentences(passage):
+            if REMOVED.search(sentence):  # what the guardrails took out is never material
+                continue
             if len(content_words(sentence)) >= 4 and all(sentence != s for _, s in found):
                 found.append((number, sentence))
     return found
