@@ -25,12 +25,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
@@ -47,6 +50,7 @@ from notifications.channels import (
 from notifications.links import unsubscribe_token
 from notifications.rendering import render
 from privacy.sealing import ERASED
+from smartcourse.observability import tracing
 
 log = logging.getLogger("smartcourse.notifications")
 
@@ -69,9 +73,11 @@ CREATE TABLE IF NOT EXISTS notifications.outbox (
     attempts        int NOT NULL DEFAULT 0,  -- tries made so far
     due_at          timestamptz NOT NULL,    -- the next try; pushed ahead while one is leased
     last_error      text NOT NULL DEFAULT '',
-    redriven        boolean NOT NULL DEFAULT false
+    redriven        boolean NOT NULL DEFAULT false,
+    trace_parent    text  -- the request's trace, which its sends continue
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON notifications.outbox (channel, due_at);
+ALTER TABLE notifications.outbox ADD COLUMN IF NOT EXISTS trace_parent text;
 CREATE TABLE IF NOT EXISTS notifications.dead_letters (
     notification_id uuid PRIMARY KEY,
     reason          text NOT NULL,
@@ -167,20 +173,24 @@ class NotificationSender:
     lease: timedelta = timedelta(seconds=30)
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
-    async def handle_all(self, events: Iterable[StoredEvent]) -> int:
+    async def handle_all(self, events: Iterable[StoredEvent],
+                         traces: Mapping[UUID, str] | None = None) -> int:
         """The consumer's part: each request among `events` into the outbox, due now (a
-        redelivered one is there already, or settled); returns how many were new."""
+        redelivered one is there already, or settled), with the traceparent its message
+        carried (`traces`: event id -> traceparent); returns how many were new."""
         requests = [e for e in events if e.event_type == REQUESTED]
         if not requests:
             return 0
+        traces = traces or {}
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "INSERT INTO notifications.outbox (notification_id, channel, due_at)"
-                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])"
-                " ON CONFLICT (notification_id) DO NOTHING",
+                "INSERT INTO notifications.outbox (notification_id, channel, due_at,"
+                " trace_parent) SELECT * FROM unnest(%s::uuid[], %s::text[],"
+                " %s::timestamptz[], %s::text[]) ON CONFLICT (notification_id) DO NOTHING",
                 [[e.aggregate_id for e in requests],
                  [str(e.payload.get("channel", "email")) for e in requests],
-                 [self.clock()] * len(requests)])
+                 [self.clock()] * len(requests),
+                 [traces.get(e.event_id) for e in requests]])
         return cur.rowcount
 
     async def deliver_due(self, now: datetime | None = None, channel: str | None = None,
@@ -201,23 +211,26 @@ class NotificationSender:
                 "UPDATE notifications.outbox SET due_at = %s WHERE notification_id IN ("
                 " SELECT notification_id FROM notifications.outbox WHERE channel = %s"
                 " AND due_at <= %s ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING notification_id, redriven",
+                " RETURNING notification_id, redriven, trace_parent",
                 [now + self.lease, channel, now, limit])).fetchall()
         requests = []
-        for notification_id, redriven in rows:
+        for notification_id, redriven, traced in rows:
             history = await self.bus.store.load(notification_id)
             first = next((e for e in history if e.event_type == REQUESTED), None)
             if first is None:  # not in this store (a purged database): nothing to send
                 await self._unschedule(notification_id)
                 continue
-            requests.append((first, redriven))
+            requests.append((first, redriven, traced))
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.concurrency))
 
-        async def limited(event: StoredEvent, redriven: bool) -> bool:
+        async def limited(event: StoredEvent, redriven: bool, traced: str | None) -> bool:
             async with slots:
-                return await self.handle(event, redriven)
+                span = tracing.child_span(f"notify via {channel}", traced, SpanKind.PRODUCER,
+                                          {"smartcourse.notification_id": str(event.aggregate_id)})
+                with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+                    return await self.handle(event, redriven)
 
-        return sum(await asyncio.gather(*(limited(e, r) for e, r in requests)))
+        return sum(await asyncio.gather(*(limited(e, r, t) for e, r, t in requests)))
 
     async def pending(self) -> int:
         async with self.pool.connection() as conn:

@@ -22,13 +22,16 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 import psycopg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
@@ -38,6 +41,7 @@ from commands.domain.errors import ConcurrencyConflict, SmartCourseError
 from commands.domain.ids import NAMESPACE
 from commands.messages import Actor, FireReminder
 from projections import progress_snapshot
+from smartcourse.observability import tracing
 from streams.workflows.enrollment import KINDS, Backoff, decide
 
 log = logging.getLogger("smartcourse.workflows.enrollment")
@@ -80,10 +84,14 @@ class EnrollmentWorkflow:
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     redis: Any = None  # the progress snapshot's store (projections/progress_snapshot.py)
+    _traces: Mapping[UUID, str] = field(default_factory=dict)
 
-    async def handle_all(self, events: Iterable[StoredEvent]) -> int:
+    async def handle_all(self, events: Iterable[StoredEvent],
+                         traces: Mapping[UUID, str] | None = None) -> int:
         """Handle a batch: per aggregate in order, aggregates concurrently. Returns how many
-        events asked for something."""
+        events asked for something. `traces` (event id -> traceparent) puts each event's
+        handling, and so the events its commands append, into the event's trace."""
+        self._traces = traces or {}
         by_aggregate: dict[Any, list[StoredEvent]] = defaultdict(list)
         for event in events:
             kind = event.event_type
@@ -96,12 +104,16 @@ class EnrollmentWorkflow:
     async def _in_order(self, chain: list[StoredEvent]) -> int:
         handled = 0
         for event in chain:
-            await self._keep_timers(event)
-            if self.redis is not None:
-                await progress_snapshot.keep(self.redis, event)
-            steps = decide(event, self.inactive_after)
-            for step in steps:
-                await self._carry_out(step.command, step.undo, event)
+            span = tracing.child_span(f"workflow enrollment {event.event_type}",
+                                      self._traces.get(event.event_id), SpanKind.CONSUMER,
+                                      {"smartcourse.aggregate_id": str(event.aggregate_id)})
+            with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+                await self._keep_timers(event)
+                if self.redis is not None:
+                    await progress_snapshot.keep(self.redis, event)
+                steps = decide(event, self.inactive_after)
+                for step in steps:
+                    await self._carry_out(step.command, step.undo, event)
             handled += bool(steps)
         return handled
 
