@@ -141,7 +141,7 @@ class Regenerator:
         lesson_id = UUID(str(p["lesson_id"]))
         if event.event_type == "course.lesson_removed":
             return await self._removed(course_id, lesson_id, event)
-        draft = await self.bus.peek(Draft, draft_id(course_id, lesson_id))
+        draft = await self._draft(draft_id(course_id, lesson_id))
         if draft is None:
             return "ignored"
         changed = lesson_hash(p["title"], p["content"])
@@ -168,9 +168,16 @@ class Regenerator:
             return "stale"
         return "regenerated"
 
+    async def _draft(self, the_id: UUID) -> Draft | None:
+        """The draft as the store has it now: this process's cache may not have heard yet
+        of the assistant-api's latest write to it."""
+        uow = UnitOfWork(self.bus.store, self.bus.cache, Metadata(None, uuid4()), refresh=True,
+                         personal=self.bus.personal)
+        return await uow.find(Draft, the_id)
+
     async def _removed(self, course_id: UUID, lesson_id: UUID, event: StoredEvent) -> str:
         the_id = draft_id(course_id, lesson_id)
-        if await self.bus.peek(Draft, the_id) is None:
+        if await self._draft(the_id) is None:
             return "ignored"
         try:
             await self.bus.execute(DiscardDraft(the_id, "lesson_removed"), self.actor,
