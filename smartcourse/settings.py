@@ -295,6 +295,11 @@ class Settings(BaseSettings):
     asset_presign_seconds: int = 900
     asset_text_max_chars: int = 200_000  # extracted text of one asset fed to the chunks
 
+    # Study material for instructors (issue 11 item 5, docs/adr/0042): whether
+    # `smartcourse worker` regenerates drafts whose lesson changed (on in the supervised
+    # `workflow-worker`, off in test workers), with the assistant's provider chain.
+    workflow_enhancement: bool = False
+
     def model_post_init(self, __context: object) -> None:
         h = self.host
         self.pg_dsn = self.pg_dsn or (

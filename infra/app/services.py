@@ -115,7 +115,8 @@ class Worker(AppProcess):
         return {**super().environment(), "SMARTCOURSE_WORKFLOW_PUBLISHING": publishing,
                 "SMARTCOURSE_WORKER_ANALYTICS": "0",
                 # the enrollment workflow runs in the workflow-worker only
-                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0"}
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0",
+                "SMARTCOURSE_WORKFLOW_ENHANCEMENT": "0"}
 
 
 class AnalyticsWorker(Worker):
@@ -156,7 +157,10 @@ class WorkflowWorker(Worker):
                 "SMARTCOURSE_WORKFLOW_ENROLLMENT": os.environ.get(
                     "SMARTCOURSE_WORKFLOW_ENROLLMENT", "1"),
                 "SMARTCOURSE_WORKER_NOTIFICATIONS": os.environ.get(
-                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1")}
+                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1"),
+                # study-material drafts regenerated when their lesson changes (ADR 0042)
+                "SMARTCOURSE_WORKFLOW_ENHANCEMENT": os.environ.get(
+                    "SMARTCOURSE_WORKFLOW_ENHANCEMENT", "1")}
 class AssistantApi(AppProcess):
     """The learning assistant (docs/adr/0020): its own process, because it holds the
     embedding model and, with the `local` provider, a language model on the CPU."""
