@@ -457,3 +457,18 @@ class RegisterWebhook:
 @dataclass(frozen=True)
 class RemoveWebhook:
     webhook_id: UUID
+
+
+@dataclass(frozen=True)
+class DisableWebhook:
+    """The platform gives up on an endpoint that kept failing (its circuit breaker)."""
+
+    webhook_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnableWebhook:
+    """An admin turns a disabled webhook back on."""
+
+    webhook_id: UUID

@@ -147,6 +147,23 @@ async def remove_webhook(cmd: m.RemoveWebhook, actor: m.Actor, uow: UnitOfWork) 
     return await uow.commit(registry)
 
 
+async def disable_webhook(cmd: m.DisableWebhook, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    _system(actor)
+    registry = await uow.get(Webhooks, WEBHOOKS)
+    registry.disable(cmd.webhook_id, cmd.reason)
+    return await uow.commit(registry)
+
+
+async def enable_webhook(cmd: m.EnableWebhook, actor: m.Actor,
+                         uow: UnitOfWork) -> CommandResult:
+    if actor.role != "admin" and actor.role != "system":
+        raise Forbidden("only admins enable webhooks", "auth.role_required")
+    registry = await uow.get(Webhooks, WEBHOOKS)
+    registry.enable(cmd.webhook_id)
+    return await uow.commit(registry)
+
+
 async def record_notification_sent(cmd: m.RecordNotificationSent, actor: m.Actor,
                                    uow: UnitOfWork) -> CommandResult:
     _system(actor)
@@ -201,6 +218,8 @@ HANDLERS = {
     m.NotifyAboutEnrollment: notify_about_enrollment,
     m.RegisterWebhook: register_webhook,
     m.RemoveWebhook: remove_webhook,
+    m.DisableWebhook: disable_webhook,
+    m.EnableWebhook: enable_webhook,
     m.RecordNotificationSent: record_notification_sent,
     m.RecordNotificationFailed: record_notification_failed,
     m.Unsubscribe: unsubscribe,

@@ -160,6 +160,8 @@ def _domain_events() -> list[Any]:
         events += notification.collect_events()
     hooks, hook = Webhooks(id=uuid4()), uuid4()
     hooks.register(hook, "https://hooks.example/in", ["welcome"])
+    hooks.disable(hook, "failed 5 times in a row")
+    hooks.enable(hook)
     hooks.remove(hook)
     events += hooks.collect_events()
     preferences = NotificationPreferences(id=uuid4(), user_id=user.id)

@@ -144,6 +144,8 @@ def live_history() -> History:
     hooks, hook = Webhooks(id=uuid4()), uuid4()
     hooks.register(hook, "https://hooks.example/in", ["welcome", "certificate"])
     hooks.register(uuid4(), "https://hooks.example/other", ["reminder"])
+    hooks.disable(hook, "failed for a day")
+    hooks.enable(hook)
     hooks.remove(hook)
     preferences = NotificationPreferences(id=uuid4(), user_id=student.id)
     preferences.unsubscribe("reminder", "link")
