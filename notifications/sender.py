@@ -46,6 +46,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from commands.adapters.event_store import COLUMNS, StoredEvent
 from commands.bus import CommandBus
+from commands.domain.errors import SmartCourseError
 from commands.messages import (
     Actor,
     DisableWebhook,
@@ -439,11 +440,18 @@ class NotificationSender:
             log.warning("webhook circuit %s", after.state.lower(), extra={
                 "webhook_id": str(hook), "failures": after.failures, "error": error})
         if after.state == breaker.DISABLED and before.state != breaker.DISABLED:
+            await self._disable(event, hook, after)
+
+    async def _disable(self, event: StoredEvent, hook: UUID, after: breaker.Endpoint) -> None:
+        try:
             await self.bus.execute(
                 DisableWebhook(hook, f"failed {after.failures} times in a row since "
                                      f"{after.failing_since:%Y-%m-%d %H:%M} UTC: "
                                      f"{after.last_error}"[:1000]),
                 self.actor, correlation_id=event.correlation_id, causation_id=event.event_id)
+        except SmartCourseError as refusal:  # removed meanwhile: nothing left to disable
+            log.warning("webhook not disabled", extra={"webhook_id": str(hook),
+                                                       "code": refusal.code})
 
     async def circuits(self) -> dict[str, int]:
         async with self.pool.connection() as conn:

@@ -49,7 +49,8 @@ async def open_processes(settings: Settings, retry: Retry | None = None,
         await ensure_notification_schema(side.pool)
         workflow = EnrollmentWorkflow(
             side.bus, side.pool, timedelta(days=settings.reminder_inactive_days),
-            Backoff(attempts=settings.enrollment_step_attempts), redis=side.redis)
+            Backoff(attempts=settings.enrollment_step_attempts), redis=side.redis,
+            start_lead=timedelta(hours=settings.course_start_reminder_hours))
         sender = NotificationSender(
             side.bus, side.pool, {
                 "email": email_channel(settings),

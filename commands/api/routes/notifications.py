@@ -67,7 +67,7 @@ async def change_preferences(user_id: UUID, body: PreferenceBody, commands: Comm
     return last
 
 
-Template = Literal["welcome", "reminder", "certificate"]
+Template = Literal["welcome", "reminder", "certificate", "course_starting"]
 
 
 class WebhookBody(BaseModel):

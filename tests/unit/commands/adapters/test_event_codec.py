@@ -50,6 +50,7 @@ def live_history() -> History:
     )
     course.revise_details("CQRS in practice", "Hands-on", ["cqrs"])
     course.change_capacity(3)
+    course.set_start("2027-01-11T09:00:00+00:00")
     course.set_prerequisites([prerequisite, uuid4()])
     module_id, first, second = uuid4(), uuid4(), uuid4()
     course.add_module(module_id, "Basics")
