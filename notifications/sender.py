@@ -35,12 +35,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
@@ -64,6 +67,7 @@ from notifications.channels import (
 from notifications.links import unsubscribe_token
 from notifications.rendering import render
 from privacy.sealing import ERASED
+from smartcourse.observability import tracing
 
 log = logging.getLogger("smartcourse.notifications")
 
@@ -93,9 +97,11 @@ CREATE TABLE IF NOT EXISTS notifications.outbox (
     attempts        int NOT NULL DEFAULT 0,  -- tries made so far
     due_at          timestamptz NOT NULL,    -- the next try; pushed ahead while one is leased
     last_error      text NOT NULL DEFAULT '',
-    redriven        boolean NOT NULL DEFAULT false
+    redriven        boolean NOT NULL DEFAULT false,
+    trace_parent    text  -- the request's trace, which its sends continue
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON notifications.outbox (channel, due_at);
+ALTER TABLE notifications.outbox ADD COLUMN IF NOT EXISTS trace_parent text;
 CREATE TABLE IF NOT EXISTS notifications.dead_letters (
     notification_id uuid PRIMARY KEY,
     reason          text NOT NULL,
@@ -248,13 +254,16 @@ class NotificationSender:
     circuit: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
-    async def handle_all(self, events: Iterable[StoredEvent]) -> int:
+    async def handle_all(self, events: Iterable[StoredEvent],
+                         traces: Mapping[UUID, str] | None = None) -> int:
         """The consumer's part: each request among `events` into the outbox, due now (a
-        redelivered one is there already, or settled); returns how many were new. A webhook
+        redelivered one is there already, or settled), with the traceparent its message
+        carried (`traces`: event id -> traceparent); returns how many were new. A webhook
         request whose endpoint's circuit is not closed is parked instead (see the module)."""
         requests = [e for e in events if e.event_type == REQUESTED]
         if not requests:
             return 0
+        traces = traces or {}
         endpoints: list[UUID | None] = []
         for e in requests:
             endpoints.append(await self._endpoint_of(e)
@@ -279,12 +288,14 @@ class NotificationSender:
             if not requests:
                 return 0
             cur = await conn.execute(
-                "INSERT INTO notifications.outbox (notification_id, channel, due_at, endpoint)"
-                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::uuid[])"
+                "INSERT INTO notifications.outbox (notification_id, channel, due_at,"
+                " trace_parent, endpoint) SELECT * FROM unnest(%s::uuid[], %s::text[],"
+                " %s::timestamptz[], %s::text[], %s::uuid[])"
                 " ON CONFLICT (notification_id) DO NOTHING",
                 [[e.aggregate_id for e in requests],
                  [str(e.payload.get("channel", "email")) for e in requests],
-                 [self.clock()] * len(requests), endpoints])
+                 [self.clock()] * len(requests),
+                 [traces.get(e.event_id) for e in requests], endpoints])
         return cur.rowcount
 
     async def _endpoint_of(self, event: StoredEvent) -> UUID | None:
@@ -324,27 +335,30 @@ class NotificationSender:
                 " notifications.webhook_endpoints w WHERE w.webhook_id = o.endpoint"
                 " AND w.state <> 'CLOSED'))"
                 " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
-                " RETURNING notification_id, redriven",
+                " RETURNING notification_id, redriven, trace_parent",
                 [now + self.lease, channel, now, limit])).fetchall()
             if probes:
                 rows += await (await conn.execute(
-                    "SELECT notification_id, redriven FROM notifications.outbox"
+                    "SELECT notification_id, redriven, trace_parent FROM notifications.outbox"
                     " WHERE notification_id = ANY(%s)", [probes])).fetchall()
         requests = []
-        for notification_id, redriven in rows:
+        for notification_id, redriven, traced in rows:
             history = await self.bus.store.load(notification_id)
             first = next((e for e in history if e.event_type == REQUESTED), None)
             if first is None:  # not in this store (a purged database): nothing to send
                 await self._unschedule(notification_id)
                 continue
-            requests.append((first, redriven))
+            requests.append((first, redriven, traced))
         slots = self._slots.setdefault(channel, asyncio.Semaphore(self.concurrency))
 
-        async def limited(event: StoredEvent, redriven: bool) -> bool:
+        async def limited(event: StoredEvent, redriven: bool, traced: str | None) -> bool:
             async with slots:
-                return await self.handle(event, redriven)
+                span = tracing.child_span(f"notify via {channel}", traced, SpanKind.PRODUCER,
+                                          {"smartcourse.notification_id": str(event.aggregate_id)})
+                with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+                    return await self.handle(event, redriven)
 
-        return sum(await asyncio.gather(*(limited(e, r) for e, r in requests)))
+        return sum(await asyncio.gather(*(limited(e, r, t) for e, r, t in requests)))
 
     # -- webhook endpoints' circuits -------------------------------------------------------
     async def _probes(self, now: datetime) -> list[UUID]:

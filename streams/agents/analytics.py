@@ -24,10 +24,12 @@ from typing import Any, TypeVar
 import faust
 from clickhouse_connect.driver.exceptions import OperationalError
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
 from projections.analytics.live import AnalyticsFeed
 from projections.deliveries import EventDelivery, WatermarkDelivery
+from smartcourse.observability import tracing
 from streams.agents.projections import decode
 from streams.app import app, settings
 from streams.decoding import Undecodable
@@ -91,11 +93,27 @@ async def _decode(messages: Sequence[faust.types.Message]) -> Batch:
     return [d for d in decoded if not isinstance(d, Undecodable)]
 
 
-async def _insert(batch: Batch) -> None:
-    started = time.perf_counter()
+async def _insert(batch: Batch, messages: Sequence[faust.types.Message] = ()) -> None:
+    started, started_ns = time.perf_counter(), time.time_ns()
     await _retrying(lambda: asyncio.to_thread(feed.handle_batch, batch), "insert", len(batch))
     BATCH_SECONDS.observe(time.perf_counter() - started)
     observe_batch(batch, time.time())
+    if tracing.enabled():
+        _trace(messages, started_ns)
+
+
+def _trace(messages: Sequence[faust.types.Message], started_ns: int) -> None:
+    """A span per traced message in its command's trace, from the insert's start to its
+    acknowledgement (the batch is one insert)."""
+    ended = time.time_ns()
+    for message in messages:
+        span = tracing.child_span("analytics insert", tracing.header_value(message.headers),
+                                  SpanKind.CONSUMER, {
+                                      "messaging.destination.name": message.topic,
+                                      "smartcourse.batch_size": len(messages)},
+                                  start_time=started_ns)
+        if span is not None:
+            span.end(end_time=ended)
 
 
 def observe_batch(batch: Batch, now: float) -> None:
@@ -126,7 +144,7 @@ async def feed_clickhouse(stream: faust.StreamT) -> None:
                 await inflight[0]
                 for event in inflight[1]:
                     await stream.ack(event)
-            inflight = (asyncio.create_task(_insert(batch)), events)
+            inflight = (asyncio.create_task(_insert(batch, messages)), events)
         if inflight is not None:
             await inflight[0]
             for event in inflight[1]:

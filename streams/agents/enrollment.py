@@ -27,6 +27,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from commands.adapters.avro_contracts import EventDecoder
 from projections.deliveries import EventDelivery
+from smartcourse.observability import tracing
 from streams.app import app, settings
 from streams.decoding import SharedDecoder, Undecodable
 
@@ -55,6 +56,7 @@ app_resources = AsyncExitStack()  # closed with the process
 
 async def handle(messages: list[Any]) -> None:
     events = []
+    traces: dict[Any, str] = {}  # event id -> the traceparent its message carries
     for message in messages:
         decoded = decode(message)
         if isinstance(decoded, Undecodable):
@@ -62,13 +64,15 @@ async def handle(messages: list[Any]) -> None:
                       extra={"topic": decoded.topic, "offset": decoded.offset})
         elif isinstance(decoded, EventDelivery):
             events.append(decoded.event)
+            if (header := tracing.header_value(message.headers)) is not None:
+                traces[decoded.event.event_id] = header.decode()
     if not events:
         return
     found = await processes()
     if settings.workflow_enrollment:
-        await found.workflow.handle_all(events)
+        await found.workflow.handle_all(events, traces)
     if settings.worker_notifications:
-        await found.sender.handle_all(events)
+        await found.sender.handle_all(events, traces)
 
 
 async def run_enrollment(stream: faust.StreamT) -> None:

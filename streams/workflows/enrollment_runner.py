@@ -22,13 +22,16 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 import psycopg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
@@ -39,6 +42,7 @@ from commands.domain.errors import ConcurrencyConflict, SmartCourseError
 from commands.domain.ids import NAMESPACE
 from commands.messages import Actor, FireReminder
 from projections import progress_snapshot
+from smartcourse.observability import tracing
 from streams.workflows.enrollment import KINDS, Backoff, course_start_moved, decide
 
 log = logging.getLogger("smartcourse.workflows.enrollment")
@@ -82,10 +86,14 @@ class EnrollmentWorkflow:
     rng: random.Random = field(default_factory=random.Random)
     redis: Any = None  # the progress snapshot's store (projections/progress_snapshot.py)
     start_lead: timedelta = timedelta(hours=48)  # "course starting soon": this long before
+    _traces: Mapping[UUID, str] = field(default_factory=dict)
 
-    async def handle_all(self, events: Iterable[StoredEvent]) -> int:
+    async def handle_all(self, events: Iterable[StoredEvent],
+                         traces: Mapping[UUID, str] | None = None) -> int:
         """Handle a batch: per aggregate in order, aggregates concurrently. Returns how many
-        events asked for something."""
+        events asked for something. `traces` (event id -> traceparent) puts each event's
+        handling, and so the events its commands append, into the event's trace."""
+        self._traces = traces or {}
         by_aggregate: dict[Any, list[StoredEvent]] = defaultdict(list)
         for event in events:
             kind = event.event_type
@@ -98,17 +106,21 @@ class EnrollmentWorkflow:
     async def _in_order(self, chain: list[StoredEvent]) -> int:
         handled = 0
         for event in chain:
-            await self._keep_timers(event)
-            if self.redis is not None:
-                await progress_snapshot.keep(self.redis, event)
-            if event.event_type == "course.start_date_changed":
-                course = await self.bus.peek(Course, event.aggregate_id)
-                seats = sorted(course.seats) if course is not None else []
-                steps = course_start_moved(event, seats, self.start_lead)
-            else:
-                steps = decide(event, self.inactive_after, self.start_lead)
-            for step in steps:
-                await self._carry_out(step.command, step.undo, event)
+            span = tracing.child_span(f"workflow enrollment {event.event_type}",
+                                      self._traces.get(event.event_id), SpanKind.CONSUMER,
+                                      {"smartcourse.aggregate_id": str(event.aggregate_id)})
+            with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+                await self._keep_timers(event)
+                if self.redis is not None:
+                    await progress_snapshot.keep(self.redis, event)
+                if event.event_type == "course.start_date_changed":
+                    course = await self.bus.peek(Course, event.aggregate_id)
+                    seats = sorted(course.seats) if course is not None else []
+                    steps = course_start_moved(event, seats, self.start_lead)
+                else:
+                    steps = decide(event, self.inactive_after, self.start_lead)
+                for step in steps:
+                    await self._carry_out(step.command, step.undo, event)
             handled += bool(steps)
         return handled
 

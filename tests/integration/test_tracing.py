@@ -1,6 +1,7 @@
-"""One trace per command: the command API's request, the relay's publication and the
-worker's projection of its event are spans of one trace in Zipkin, and the query API's read
-waiting on the consistency token joins the trace the client sends."""
+"""One trace per command: the command API's request, the relay's publication, the worker's
+projection and the analytics insert of its event are spans of one trace in Zipkin, the query
+API's read waiting on the consistency token joins the trace the client sends, and an
+enrollment's trace runs on through the workflow's steps into the welcome's send."""
 
 from __future__ import annotations
 
@@ -58,10 +59,38 @@ def test_a_command_is_one_trace_across_api_relay_and_worker(running: Settings) -
                               "traceparent": traceparent})
     assert read.status_code == 200, read.text
 
-    wanted = {"command-api", "relay", stack.worker_app_id, "query-api"}
+    wanted = {"command-api", "relay", stack.worker_app_id, "query-api",
+              stack.analytics_worker_app_id}
     assert services_in(zipkin, trace_id, wanted) >= wanted
     spans = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10).json()
     names = {span["name"] for span in spans}
     assert "relay publish course.created" in names
     assert "read_your_writes wait" in names
     assert any(name.startswith("project ") for name in names)
+    assert "analytics insert" in names
+
+
+def test_an_enrollment_traces_through_the_workflow_into_the_welcome_send(
+        running: Settings) -> None:
+    """The student's enroll request, the workflow's steps (the events they append continue
+    the trace) and the welcome's send from the outbox, in one trace."""
+    stack = running
+    command_api = f"http://{stack.host}:{stack.command_api_port}"
+    zipkin = f"http://{stack.host}:{stack.zipkin_port}"
+    instructor = CommandClient(command_api, role="instructor")
+    course_id, _ = instructor.published_course(lessons=1)
+    trace_id = secrets.token_hex(16)
+    student = CommandClient(command_api, role="student")
+    enrolled = student.post(f"/courses/{course_id}/enroll",
+                            traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01")
+    assert enrolled.status_code == 202, enrolled.text
+
+    wanted = {"command-api", "relay", stack.workflow_worker_app_id}
+    deadline = time.monotonic() + DEADLINE
+    names: set[str] = set()
+    while not {"workflow enrollment enrollment.created", "notify via email"} <= names:
+        assert time.monotonic() < deadline, sorted(names)
+        time.sleep(0.5)  # spans are exported in batches
+        answer = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
+        names = {span["name"] for span in answer.json()} if answer.status_code == 200 else set()
+    assert services_in(zipkin, trace_id, wanted) >= wanted
