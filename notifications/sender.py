@@ -300,11 +300,12 @@ class NotificationSender:
 
     async def _endpoint_of(self, event: StoredEvent) -> UUID | None:
         """The webhook a webhook request goes to (its variables are sealed)."""
-        p = await self.bus.personal.open(event.event_type, event.aggregate_id, event.payload)
-        hook = dict(p.get("variables") or {}).get("webhook_id")
         try:
+            p = await self.bus.personal.open(event.event_type, event.aggregate_id,
+                                             event.payload)
+            hook = dict(p.get("variables") or {}).get("webhook_id")
             return UUID(str(hook)) if hook else None
-        except ValueError:
+        except ValueError:  # erased, or does not open: the delivery itself will say so
             return None
 
     async def deliver_due(self, now: datetime | None = None, channel: str | None = None,
