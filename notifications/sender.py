@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS notifications.dead_letters (
 ALTER TABLE notifications.dead_letters ADD COLUMN IF NOT EXISTS channel text NOT NULL
     DEFAULT 'email';
 ALTER TABLE notifications.outbox ADD COLUMN IF NOT EXISTS endpoint uuid;  -- a webhook's id
+ALTER TABLE notifications.dead_letters ADD COLUMN IF NOT EXISTS endpoint uuid;
 CREATE INDEX IF NOT EXISTS outbox_endpoint ON notifications.outbox (endpoint, due_at)
     WHERE endpoint IS NOT NULL;
 CREATE TABLE IF NOT EXISTS notifications.webhook_endpoints (
@@ -199,14 +200,16 @@ async def redrive(conn: Any, notification_ids: Iterable[UUID] | None, now: datet
     async with conn.transaction():
         moved = await (await conn.execute(
             "DELETE FROM notifications.dead_letters"
-            " WHERE %(all)s OR notification_id = ANY(%(ids)s) RETURNING notification_id, channel",
+            " WHERE %(all)s OR notification_id = ANY(%(ids)s)"
+            " RETURNING notification_id, channel, endpoint",
             {"all": ids is None, "ids": ids or []})).fetchall()
-        for notification_id, channel in moved:
+        for notification_id, channel, endpoint in moved:
             await conn.execute(
-                "INSERT INTO notifications.outbox"
-                " (notification_id, channel, due_at, redriven) VALUES (%s, %s, %s, true)"
+                "INSERT INTO notifications.outbox (notification_id, channel, due_at, redriven,"
+                " endpoint) VALUES (%s, %s, %s, true, %s)"
                 " ON CONFLICT (notification_id) DO UPDATE SET attempts = 0,"
-                " due_at = EXCLUDED.due_at, redriven = true", [notification_id, channel, now])
+                " due_at = EXCLUDED.due_at, redriven = true",
+                [notification_id, channel, now, endpoint])
     return len(moved)
 
 
@@ -591,15 +594,16 @@ class NotificationSender:
         log.error("notification failed", extra={"notification_id": str(event.aggregate_id),
                                                 "attempts": attempts, "reason": reason})
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("DELETE FROM notifications.outbox WHERE notification_id = %s",
-                               [event.aggregate_id])
+            gone = await (await conn.execute(
+                "DELETE FROM notifications.outbox WHERE notification_id = %s"
+                " RETURNING endpoint", [event.aggregate_id])).fetchone()
             await conn.execute(
                 "INSERT INTO notifications.dead_letters (notification_id, reason, attempts,"
-                " channel) VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO UPDATE"
-                " SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts,"
+                " channel, endpoint) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (notification_id)"
+                " DO UPDATE SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts,"
                 " failed_at = now()",
                 [event.aggregate_id, reason[:1000], attempts,
-                 str(event.payload.get("channel", "email"))])
+                 str(event.payload.get("channel", "email")), gone[0] if gone else None])
         await self.bus.execute(RecordNotificationFailed(event.aggregate_id, attempts,
                                                         reason[:1000]), self.actor,
                                correlation_id=event.correlation_id, causation_id=event.event_id)
