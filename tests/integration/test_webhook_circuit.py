@@ -25,7 +25,7 @@ from notifications.breaker import BreakerPolicy
 from notifications.sender import Retry, enable_endpoint, endpoint_rows
 from notifications.wiring import open_processes
 from smartcourse.settings import Settings
-from tests.integration.test_enrollment_workflow import events_after, published_course, student
+from tests.integration.test_enrollment_workflow import events_after, student
 from tests.support import webhooks
 from tests.support.command_client import CommandClient
 
@@ -99,6 +99,15 @@ async def endpoint(p: Any, hook: UUID) -> dict[str, Any]:
         return (await endpoint_rows(conn))[hook]
 
 
+async def published_course(bus: Any) -> UUID:
+    teacher, course, module = m.Actor(uuid4(), "instructor"), uuid4(), uuid4()
+    await bus.execute(m.CreateCourse(course, "Streams in practice", capacity=50), teacher)
+    await bus.execute(m.AddModule(course, module, "Basics"), teacher)
+    await bus.execute(m.AddLesson(course, module, uuid4(), "Lesson 0", "text"), teacher)
+    await bus.execute(m.PublishCourse(course, uuid4()), teacher)
+    return course
+
+
 async def enroll(p: Any, course: UUID, count: int) -> None:
     for _ in range(count):
         person, _ = await student(p.side.bus)
@@ -116,7 +125,7 @@ def test_an_open_circuit_holds_deliveries_without_growing_the_outbox_then_recove
             p.sender.clock = clock
             await p.side.bus.execute(m.RegisterWebhook(hook, receiver.url, ["welcome"]), SYSTEM)
             try:
-                course, _ = await published_course(p.side.bus)
+                course = await published_course(p.side.bus)
                 start = events_after(own, 0)[-1].position
                 await enroll(p, course, 4)
                 after = await feed(p, own, start)
@@ -174,7 +183,7 @@ def test_an_endpoint_failing_for_long_is_disabled_with_an_event_until_an_admin_e
             p.sender.clock = clock
             await p.side.bus.execute(m.RegisterWebhook(hook, receiver.url, ["welcome"]), SYSTEM)
             try:
-                course, _ = await published_course(p.side.bus)
+                course = await published_course(p.side.bus)
                 start = events_after(own, 0)[-1].position
                 await enroll(p, course, 2)
                 after = await feed(p, own, start)
