@@ -86,6 +86,11 @@ class Service(ABC):
     def healthy(self) -> bool:
         """True when the service answers a real request (not just an open port)."""
 
+    def liveness_url(self) -> str | None:
+        """A URL that answers 200 while the process works (the keeper's watchdog polls it);
+        None: not watched."""
+        return None
+
     def after_start(self) -> None:
         """One-off setup that needs the running service (users, databases); idempotent."""
 

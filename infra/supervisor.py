@@ -121,7 +121,7 @@ def launch(service: Service) -> psutil.Process:
                 "--state", str(service.state_file), "--backoff", str(s.app_restart_backoff),
                 "--max-backoff", str(s.app_restart_max_backoff),
                 "--burst", str(s.app_restart_burst), "--interval", str(s.app_restart_interval),
-                "--", *argv]
+                *_watchdog_options(service), "--", *argv]
     with service.log_file.open("ab") as log:
         log.write(f"\n--- starting {service.name} {service.version} at {time.ctime()}\n".encode())
         log.flush()
@@ -139,6 +139,15 @@ def launch(service: Service) -> psutil.Process:
     proc = psutil.Process(popen.pid)
     service.pid_file.write_text(f"{proc.pid} {proc.create_time()}\n")
     return proc
+
+
+def _watchdog_options(service: Service) -> list[str]:
+    s, url = service.settings, service.liveness_url()
+    if url is None or s.app_watchdog_misses <= 0:
+        return []
+    return ["--watch", url, "--watch-interval", str(s.app_watchdog_interval),
+            "--watch-timeout", str(s.app_watchdog_timeout),
+            "--watch-misses", str(s.app_watchdog_misses)]
 
 
 def wait_healthy(service: Service, proc: psutil.Process, timeout: float) -> None:

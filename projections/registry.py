@@ -9,6 +9,7 @@ from projections.read_models import (
     course_catalog,
     course_detail,
     course_roster,
+    enhancement_drafts,
     enrollment_progress,
     instructor_courses,
     quiz_attempts,
@@ -21,7 +22,7 @@ PROJECTIONS: dict[str, Projection] = {
         course_catalog.PROJECTION, course_detail.PROJECTION, instructor_courses.PROJECTION,
         student_enrollments.PROJECTION, course_roster.PROJECTION,
         enrollment_progress.PROJECTION, certificates.PROJECTION, audit_log.PROJECTION,
-        user_profiles.PROJECTION, quiz_attempts.PROJECTION,
+        user_profiles.PROJECTION, quiz_attempts.PROJECTION, enhancement_drafts.PROJECTION,
     )
 }
 

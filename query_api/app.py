@@ -24,6 +24,7 @@ from query_api.routes import (
     certificates,
     content,
     courses,
+    enhancements,
     enrollments,
     instructors,
     learning,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     hygiene.install(app, settings.cors_origins, settings.max_request_bytes)
     for module in (courses, instructors, enrollments, learning, content, analytics,
-                   operations, certificates, audit, privacy, assets):
+                   operations, certificates, audit, privacy, assets, enhancements):
         app.include_router(module.router)
     modes = DegradedModes()
 

@@ -25,6 +25,7 @@ COURSE_ROSTER = "course_roster"
 AUDIT_LOG = "audit_log"
 USER_PROFILES = "user_profiles"
 QUIZ_ATTEMPTS = "quiz_attempts"
+ENHANCEMENT_DRAFTS = "enhancement_drafts"
 
 RELAY_CHECKPOINT = "kafka-relay"  # event_store.checkpoints row of the outbox relay
 

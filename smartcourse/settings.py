@@ -229,6 +229,14 @@ class Settings(BaseSettings):
     app_restart_max_backoff: float = 30.0
     app_restart_burst: int = 5
     app_restart_interval: float = 60.0
+    # The keeper's watchdog: every `app_watchdog_interval` s it asks the process's
+    # /health/live (answer within `app_watchdog_timeout` s); `app_watchdog_misses` failures
+    # in a row end and restart it (0 turns the watchdog off). Processes that serve no API
+    # answer 503 there once their main loop has not beaten for `heartbeat_stall_seconds`.
+    app_watchdog_interval: float = 5.0
+    app_watchdog_timeout: float = 5.0
+    app_watchdog_misses: int = 12
+    heartbeat_stall_seconds: float = 60.0
     # Set by the keeper for its child: the process's name and how often it was restarted
     # (the gauge smartcourse_process_restarts).
     process_name: str = ""
@@ -297,6 +305,11 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = 24.0
     # "A course starting soon" reminder: this many hours before a course's start date.
     course_start_reminder_hours: float = 48.0
+
+    # Study material for instructors (issue 11 item 5, docs/adr/0042): whether
+    # `smartcourse worker` regenerates drafts whose lesson changed (on in the supervised
+    # `workflow-worker`, off in test workers), with the assistant's provider chain.
+    workflow_enhancement: bool = False
 
     def model_post_init(self, __context: object) -> None:
         h = self.host

@@ -18,6 +18,7 @@ from aiokafka.codec import has_lz4
 from commands.adapters.relay import ensure_topics
 from smartcourse.observability import dependencies as deps
 from smartcourse.observability.health import DegradedModes, Readiness, check_sync
+from smartcourse.observability.heartbeat import Heartbeat
 from smartcourse.observability.probes import start_probe_server
 from smartcourse.observability.tracing import configure_tracing
 from smartcourse.runtime import tune_garbage_collector
@@ -51,6 +52,7 @@ def broker_urls(bootstrap: str) -> list[str]:
 # Degraded modes of this worker (none yet beyond its dependencies: a batch that cannot be
 # applied is retried, never skipped, and shows as lag).
 modes = DegradedModes()
+heartbeat = Heartbeat(settings.heartbeat_stall_seconds)  # beaten by a timer on the event loop
 
 
 def readiness() -> Readiness:
@@ -94,7 +96,8 @@ class ProjectionsApp(faust.App):
         await asyncio.to_thread(ensure_topics, settings.kafka_bootstrap,
                                 declared_topic_names(), settings.worker_topic_partitions, 1)
         if settings.worker_metrics_port:
-            start_probe_server(settings.host, settings.worker_metrics_port, readiness)
+            start_probe_server(settings.host, settings.worker_metrics_port, readiness,
+                               heartbeat.stalled)
         if settings.worker_projections:
             await rebuild_stale_projections()
         configure_tracing(settings, settings.worker_app_id)
@@ -122,3 +125,9 @@ app = ProjectionsApp(
     broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
     logging_config=LOGGING,
 )
+
+
+@app.timer(interval=1.0)
+async def beat() -> None:
+    """The event loop goes round: /health/live stays 200 (a wedged loop stops this)."""
+    heartbeat.beat()

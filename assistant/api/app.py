@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
-from assistant.api import errors, questions
+from assistant.api import enhancements, errors, questions
 from assistant.service import Assistant
 from identity.http import docs, hygiene
 from smartcourse.bootstrap import identity_for_reads, open_keyring
@@ -34,11 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="SmartCourse assistant API", version="1", lifespan=lifespan,
                   description="Grounded answers to questions about a course, with citations, "
-                  "streamed as server-sent events.")
+                  "streamed as server-sent events; study material (summaries, objectives, "
+                  "quizzes) generated from a lesson for its instructor.")
     app.state.settings = settings
     errors.install(app)
     hygiene.install(app, settings.cors_origins, settings.max_request_bytes)  # as both APIs
     app.include_router(questions.router)
+    app.include_router(enhancements.router)
     app.mount("/metrics", make_asgi_app())
     docs.point_authorize_at(app, settings.public_command_url)  # tokens come from there
 

@@ -7,10 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from assistant.adapters.limits import BudgetExhausted
+from assistant.enhancements import GenerationFailed, UnusableOutput
 from commands.domain.errors import Conflict, Forbidden, NotFound, RuleViolated, SmartCourseError
 
 STATUS: dict[type[SmartCourseError], int] = {
-    BudgetExhausted: 429, Forbidden: 403, NotFound: 404, Conflict: 409, RuleViolated: 422,
+    BudgetExhausted: 429, UnusableOutput: 502, GenerationFailed: 503, Forbidden: 403,
+    NotFound: 404, Conflict: 409, RuleViolated: 422,
 }
 
 

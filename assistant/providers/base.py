@@ -36,6 +36,15 @@ class Prompt:
         return [{"role": "system", "content": RULES}, *turns, {"role": "user", "content": user}]
 
 
+class ChatPrompt(Protocol):
+    """What a provider is given: chat messages and a token limit (a question's `Prompt`, or
+    study material's `EnhancementPrompt`, docs/adr/0042)."""
+
+    max_tokens: int
+
+    def messages(self) -> list[dict[str, str]]: ...
+
+
 class ProviderError(RuntimeError):
     """A provider could not answer (unreachable, timed out, refused, malformed stream)."""
 
@@ -52,6 +61,6 @@ class Usage:
 class Provider(Protocol):
     name: str
 
-    def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[str]:
+    def stream(self, prompt: ChatPrompt, usage: Usage) -> AsyncIterator[str]:
         """Text pieces as they come; fills `usage` when the provider reports it."""
         ...

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from assistant.providers.base import Prompt, Provider, ProviderError, Usage
+from assistant.providers.base import ChatPrompt, Provider, ProviderError, Usage
 from assistant.providers.breaker import CircuitBreaker
 
 
@@ -52,7 +52,7 @@ class ProviderChain:
     def breaker(self, name: str) -> CircuitBreaker:
         return self.breakers.setdefault(name, CircuitBreaker())
 
-    async def stream(self, prompt: Prompt, generation: Generation) -> AsyncIterator[str]:
+    async def stream(self, prompt: ChatPrompt, generation: Generation) -> AsyncIterator[str]:
         for provider in self.providers:
             breaker = self.breaker(provider.name)
             for attempt in range(self.limits.attempts):

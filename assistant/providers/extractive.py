@@ -1,11 +1,14 @@
 """The extractive provider: no model; the answer is the passages' sentences that best match
 the question, each with its citation. Deterministic, so tests and the evaluation can rely on
-it, and it cannot say anything the course does not say."""
+it, and it cannot say anything the course does not say. Asked for study material
+(an EnhancementPrompt), it writes it from the lesson's own sentences (domain/study_material)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from assistant.domain import study_material
+from assistant.domain.enhancement import EnhancementPrompt
 from assistant.domain.text import content_words, sentences
 from assistant.providers.base import Prompt, Usage
 
@@ -37,7 +40,12 @@ class ExtractiveProvider:
             best = [(first[3], first[4])]
         return best
 
-    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[str]:
+    async def stream(self, prompt: Prompt | EnhancementPrompt,
+                     usage: Usage) -> AsyncIterator[str]:
+        if isinstance(prompt, EnhancementPrompt):  # study material: JSON lines, no model
+            for line in study_material.json_lines(prompt):
+                yield line
+            return
         for n, (number, sentence) in enumerate(self.choose(prompt)):
             text = sentence.rstrip()
             if text[-1:] in ".!?":

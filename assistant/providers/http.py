@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from assistant.providers.base import Prompt, ProviderError, Usage
+from assistant.providers.base import ChatPrompt, ProviderError, Usage
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
@@ -43,13 +43,13 @@ class _HttpProvider:
     async def close(self) -> None:
         await self.client.aclose()
 
-    def request(self, prompt: Prompt) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(self, prompt: ChatPrompt) -> tuple[str, dict[str, str], dict[str, Any]]:
         raise NotImplementedError
 
     def pieces(self, name: str, data: dict[str, Any], usage: Usage) -> list[str]:
         raise NotImplementedError
 
-    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[str]:
+    async def stream(self, prompt: ChatPrompt, usage: Usage) -> AsyncIterator[str]:
         url, headers, body = self.request(prompt)
         try:
             async with self.client.stream("POST", url, headers=headers, json=body) as response:
@@ -73,7 +73,7 @@ class _HttpProvider:
 class OpenAICompatibleProvider(_HttpProvider):
     name = "openai"
 
-    def request(self, prompt: Prompt) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(self, prompt: ChatPrompt) -> tuple[str, dict[str, str], dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         return (f"{self.base_url}/chat/completions", headers,
                 {"model": self.model, "messages": prompt.messages(), "stream": True,
@@ -94,7 +94,7 @@ class OpenAICompatibleProvider(_HttpProvider):
 class AnthropicProvider(_HttpProvider):
     name = "anthropic"
 
-    def request(self, prompt: Prompt) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(self, prompt: ChatPrompt) -> tuple[str, dict[str, str], dict[str, Any]]:
         messages = prompt.messages()
         system = messages[0]["content"]
         headers = {"x-api-key": self.api_key, "anthropic-version": "2023-06-01"}

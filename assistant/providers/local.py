@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from assistant.providers.base import Prompt, ProviderError, Usage
+from assistant.providers.base import ChatPrompt, ProviderError, Usage
 
 SHIPPED = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -45,7 +45,7 @@ class LocalProvider:
         return cls(Llama(model_path=str(file), n_ctx=context, n_threads=threads,
                          verbose=False))
 
-    async def stream(self, prompt: Prompt, usage: Usage) -> AsyncIterator[str]:
+    async def stream(self, prompt: ChatPrompt, usage: Usage) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()

@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 import psycopg
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -46,6 +45,7 @@ from commands.adapters.avro_contracts import (
     EventEncoder,
     build_record,
     envelope,
+    registry_client,
     topic_name,
 )
 from commands.adapters.event_store import NOTIFY_CHANNEL
@@ -239,9 +239,11 @@ class _Reader:
 
 
 class Relay:
-    def __init__(self, settings: Settings, config: RelayConfig | None = None) -> None:
+    def __init__(self, settings: Settings, config: RelayConfig | None = None,
+                 beat: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.config = config or RelayConfig()
+        self._beat = beat  # each round of every loop: the process's liveness (heartbeat.py)
         self.position = 0  # the checkpoint: Kafka has every event up to here
         self._stopping = threading.Event()
         self._gap_since: float | None = None
@@ -251,7 +253,7 @@ class Relay:
         self._partitions_at = -float("inf")
         self._topics: dict[str, str] = {}  # aggregate type -> its topic
         self._refused: set[str] = set()  # event ids Kafka refused for good: dead-letter them
-        self._encoder = EventEncoder(SchemaRegistryClient({"url": settings.registry_url}))
+        self._encoder = EventEncoder(registry_client(settings.registry_url))
 
     def stop(self) -> None:
         """Finish what is in flight, record it, and return from `run`."""
@@ -288,6 +290,7 @@ class Relay:
         after = self.position
         try:
             while True:
+                self._beat()
                 stopping = self._stopping.is_set()
                 rows = [] if stopping else reader.rows(after)
                 caught_up = len(rows) < self.config.batch_size
@@ -321,6 +324,7 @@ class Relay:
     def _await_leadership(self, conn: psycopg.Connection) -> bool:
         announced = False
         while not self._stopping.is_set():
+            self._beat()
             row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
                                [RELAY_LOCK, self.config.name]).fetchone()
             if row and row[0]:
@@ -527,6 +531,7 @@ class Relay:
                 log.warning("stopping with unconfirmed messages; they will be sent again",
                             extra={"relay": self.config.name, "position": self.position})
                 return
+            self._beat()  # waiting on Kafka is not a stall: the loop goes round
             if now - warned > 10:
                 warned = now
                 log.warning("waiting for Kafka to confirm", extra={

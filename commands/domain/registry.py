@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.domain.draft import Draft
 from assistant.domain.thread import Thread
 from commands.domain.base import AggregateRoot
 from commands.domain.certificate import Certificate
@@ -16,7 +17,8 @@ from notifications.domain.webhooks import Webhooks
 
 AGGREGATES: dict[str, type[AggregateRoot]] = {
     cls.type_name: cls for cls in (User, Course, Enrollment, Workflow, Certificate, Notification,
-                                   NotificationPreferences, Thread, EmailClaim, Webhooks)
+                                   NotificationPreferences, Thread, EmailClaim, Webhooks,
+                                   Draft)
 }
 
 EVENT_CLASSES: dict[str, type] = {

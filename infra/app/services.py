@@ -17,6 +17,7 @@ class AppProcess(Service):
 
     subcommand: str
     health_path = "/health"
+    liveness_path = "/health/live"  # answered by the main loop itself, or by its heartbeat
     restart_on_failure = True
 
     @property
@@ -38,6 +39,9 @@ class AppProcess(Service):
         # are theirs to use (servers elsewhere refuse them; docs/security.md).
         return {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                 "SMARTCOURSE_ENV": os.environ.get("SMARTCOURSE_ENV", "dev")}
+
+    def liveness_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}{self.liveness_path}"
 
     def healthy(self) -> bool:
         reply = httpx.get(f"http://{self.settings.host}:{self.port}{self.health_path}",
@@ -111,7 +115,8 @@ class Worker(AppProcess):
         return {**super().environment(), "SMARTCOURSE_WORKFLOW_PUBLISHING": publishing,
                 "SMARTCOURSE_WORKER_ANALYTICS": "0",
                 # the enrollment workflow runs in the workflow-worker only
-                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0"}
+                "SMARTCOURSE_WORKFLOW_ENROLLMENT": "0", "SMARTCOURSE_WORKER_NOTIFICATIONS": "0",
+                "SMARTCOURSE_WORKFLOW_ENHANCEMENT": "0"}
 
 
 class AnalyticsWorker(Worker):
@@ -152,13 +157,17 @@ class WorkflowWorker(Worker):
                 "SMARTCOURSE_WORKFLOW_ENROLLMENT": os.environ.get(
                     "SMARTCOURSE_WORKFLOW_ENROLLMENT", "1"),
                 "SMARTCOURSE_WORKER_NOTIFICATIONS": os.environ.get(
-                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1")}
+                    "SMARTCOURSE_WORKER_NOTIFICATIONS", "1"),
+                # study-material drafts regenerated when their lesson changes (ADR 0042)
+                "SMARTCOURSE_WORKFLOW_ENHANCEMENT": os.environ.get(
+                    "SMARTCOURSE_WORKFLOW_ENHANCEMENT", "1")}
 class AssistantApi(AppProcess):
     """The learning assistant (docs/adr/0020): its own process, because it holds the
     embedding model and, with the `local` provider, a language model on the CPU."""
 
     name = "assistant-api"
     subcommand = "assistant-api"
+    liveness_path = "/health"  # its event loop answers it
 
     def ports(self) -> dict[str, int]:
         return {"http": self.settings.assistant_api_port}

@@ -39,17 +39,19 @@ def relay(
     from commands.adapters.relay import Relay, RelayConfig
     from smartcourse.observability import dependencies as deps
     from smartcourse.observability.health import DegradedModes, check_sync
+    from smartcourse.observability.heartbeat import Heartbeat
     from smartcourse.observability.probes import start_probe_server
     from smartcourse.observability.tracing import configure_tracing
 
     configure_logging(log_level)
     settings = Settings()
     configure_tracing(settings, "relay")
+    heartbeat = Heartbeat(settings.heartbeat_stall_seconds)
     runner = Relay(settings, RelayConfig(
         name=name, topic_prefix=topic_prefix, batch_size=batch_size, start_after=from_position,
         partitions=partitions, replication_factor=replication_factor,
         poll_interval=poll_interval, marker_interval=settings.relay_marker_interval,
-    ))
+    ), beat=heartbeat.beat)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: runner.stop())
     port = settings.relay_metrics_port if metrics_port is None else metrics_port
@@ -63,7 +65,8 @@ def relay(
               "kafka": lambda: deps.kafka(settings.kafka_bootstrap),
               "registry": lambda: deps.registry(settings.registry_url), "relay": relaying}
     if port:
-        start_probe_server(settings.host, port, lambda: check_sync(checks, DegradedModes()))
+        start_probe_server(settings.host, port, lambda: check_sync(checks, DegradedModes()),
+                           heartbeat.stalled)
     try:
         runner.run(ready=started.set)
     except (PostgresError, KafkaException, SchemaRegistryError) as error:

@@ -17,15 +17,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from smartcourse.observability.health import Readiness
 
 
-def start_probe_server(host: str, port: int, readiness: Callable[[], Readiness]
+def start_probe_server(host: str, port: int, readiness: Callable[[], Readiness],
+                       stalled: Callable[[], str | None] = lambda: None
                        ) -> ThreadingHTTPServer:
+    """`stalled`: why the main loop counts as stuck (heartbeat.py), None while it beats."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
             elif path == "/health/live":
-                self._answer(200, b'{"status": "ok"}', "application/json")
+                reason = stalled()
+                if reason is None:
+                    self._answer(200, b'{"status": "ok"}', "application/json")
+                else:
+                    self._answer(503, json.dumps({"status": "stalled", "reason": reason}
+                                                 ).encode(), "application/json")
             elif path in ("/health/ready", "/health"):
                 report = readiness()
                 self._answer(200 if report.ready else 503,

@@ -22,10 +22,9 @@ from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from commands.adapters.avro_contracts import EventDecoder
+from commands.adapters.avro_contracts import EventDecoder, registry_client
 from projections.deliveries import EventDelivery
 from smartcourse.observability import tracing
 from streams.app import app, settings
@@ -36,7 +35,7 @@ log = logging.getLogger("smartcourse.workflows.enrollment")
 EX_SOFTWARE = 70
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError, SchemaRegistryError, OSError)
 MAX_BACKOFF = 30.0
-decode = SharedDecoder(lambda: EventDecoder(SchemaRegistryClient({"url": settings.registry_url})))
+decode = SharedDecoder(lambda: EventDecoder(registry_client(settings.registry_url)))
 _processes: Any = None
 _opened = asyncio.Lock()
 

@@ -17,18 +17,18 @@ import asyncio
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from prometheus_client import Counter
 
-from commands.adapters.avro_contracts import EventDecoder
+from commands.adapters.avro_contracts import EventDecoder, registry_client
 from projections.deliveries import EventDelivery
+from smartcourse.observability import tracing
 from streams.app import app, settings
 from streams.decoding import Decoded, SharedDecoder, Undecodable
 from streams.workflows.runner import PUBLISHED, PublishingWorkflow
@@ -47,8 +47,11 @@ UNDECODABLE = Counter("smartcourse_workflow_undecodable_total",
 
 
 async def run_publishing(deliveries: AsyncIterable[Decoded | EventDelivery],
-                         workflow: PublishingWorkflow) -> int:
-    """Run the workflow for every course.published among `deliveries`; returns how many."""
+                         workflow: PublishingWorkflow,
+                         traces: Mapping[Any, bytes] | None = None) -> int:
+    """Run the workflow for every course.published among `deliveries`; returns how many.
+    `traces`: event id -> the traceparent its message carried (the run joins that trace)."""
+    traces = traces or {}
     runs = 0
     async for delivery in deliveries:
         if isinstance(delivery, Undecodable):
@@ -59,7 +62,7 @@ async def run_publishing(deliveries: AsyncIterable[Decoded | EventDelivery],
             continue
         if not isinstance(delivery, EventDelivery) or delivery.event.event_type != PUBLISHED:
             continue  # watermarks and the course's other events
-        state = await workflow.handle(delivery.event)
+        state = await workflow.handle(delivery.event, traces.get(delivery.event.event_id))
         if state is not None:
             RUNS.labels(state.state).inc()
         runs += 1
@@ -72,7 +75,7 @@ async def _each(items: Iterable[Decoded]) -> AsyncIterator[Decoded]:
 
 
 def _decoder() -> EventDecoder:
-    return EventDecoder(SchemaRegistryClient({"url": settings.registry_url}))
+    return EventDecoder(registry_client(settings.registry_url))
 
 
 decode = SharedDecoder(_decoder)
@@ -88,12 +91,15 @@ class _Batches:
 
     async def handle(self, messages: list[Any]) -> None:
         decoded = [decode(message) for message in messages]
+        traces = {d.event.event_id: header for d, message in zip(decoded, messages, strict=True)
+                  if isinstance(d, EventDelivery)
+                  and (header := tracing.header_value(message.headers)) is not None}
         if self.workflow is None and any(
                 isinstance(d, EventDelivery) and d.event.event_type == PUBLISHED
                 for d in decoded):
             self.workflow = await self.resources.enter_async_context(open_publishing(settings))
         if self.workflow is not None:
-            await run_publishing(_each(decoded), self.workflow)
+            await run_publishing(_each(decoded), self.workflow, traces)
 
     async def handle_until_done(self, messages: list[Any]) -> None:
         """An outage (PostgreSQL, the registry) is waited out: runs are idempotent, so the

@@ -9,17 +9,25 @@ Failures: a step's exception becomes `StepFailed` (the decision retries with bac
 fails the workflow and compensates). A refused `MarkCourseReady` becomes `Refused`. Any other
 error (PostgreSQL or the event store unreachable) propagates: the event is not acknowledged
 and its redelivery restarts the run, which every command tolerates.
+
+Tracing: a run is a span in the trace of its `course.published` (the traceparent its Kafka
+message carries), each step a child span, and the events its commands append join the trace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid5
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from commands.adapters.event_store import StoredEvent
 from commands.bus import CommandBus
@@ -31,6 +39,7 @@ from projections.content.embeddings import Embedder
 from projections.content.published import ContentUnavailable, PublishedContent
 from projections.content.store import index_lock
 from projections.content.weaviate_index import ChunkIndex
+from smartcourse.observability import tracing
 from streams.workflows.publishing import (
     ChunkContent,
     Chunked,
@@ -82,10 +91,22 @@ class PublishingWorkflow:
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     content: PublishedContent | None = None  # reads lessons published by reference
 
-    async def handle(self, event: StoredEvent) -> WorkflowState | None:
-        """Run the workflow a course.published starts; other events are not its business."""
+    async def handle(self, event: StoredEvent,
+                     traceparent: str | bytes | None = None) -> WorkflowState | None:
+        """Run the workflow a course.published starts; other events are not its business.
+        `traceparent`: the trace the event's message carries (the run's span joins it)."""
         if event.event_type != PUBLISHED:
             return None
+        span = tracing.child_span("workflow publishing", traceparent, SpanKind.CONSUMER, {
+            "smartcourse.aggregate_id": str(event.aggregate_id),
+            "smartcourse.workflow_id": str(event.payload.get("workflow_id", ""))})
+        with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+            state = await self._run(event)
+            if span is not None:
+                span.set_attribute("smartcourse.workflow_state", state.state)
+        return state
+
+    async def _run(self, event: StoredEvent) -> WorkflowState:
         published = published_from(event)
         # Shared with other runs; a Weaviate rebuild takes it alone to switch collections.
         async with index_lock(self.store.pool, self.index.alias, shared=True):
@@ -119,12 +140,20 @@ class PublishingWorkflow:
             await self.sleep(command.seconds)
             return None
         if isinstance(command, STEPS):
-            try:
-                return await self._step(command)
-            except Exception as error:  # noqa: BLE001 - recorded, retried, then compensated
-                log.warning("publishing step failed", exc_info=error, extra={
-                    "step": type(command).__name__, "correlation_id": str(cause.correlation_id)})
-                return StepFailed(command, f"{type(error).__name__}: {error}"[:500])
+            name = type(command).__name__
+            # A child of the run's span (current here), or none when the run has no trace.
+            words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()  # Zipkin lower-cases names
+            span = (tracing.tracer().start_span(f"publishing {words}")
+                    if trace.get_current_span().get_span_context().is_valid else None)
+            with trace.use_span(span, end_on_exit=True) if span else nullcontext():
+                try:
+                    return await self._step(command)
+                except Exception as error:  # noqa: BLE001 - recorded, retried, then compensated
+                    log.warning("publishing step failed", exc_info=error, extra={
+                        "step": name, "correlation_id": str(cause.correlation_id)})
+                    if span is not None:
+                        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}"))
+                    return StepFailed(command, f"{type(error).__name__}: {error}"[:500])
         try:
             await self.bus.execute(command, self.actor, correlation_id=cause.correlation_id,
                                    causation_id=cause.event_id)

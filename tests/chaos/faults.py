@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import psutil
 
 from infra import stack as local_stack
@@ -79,3 +83,38 @@ def network(kind: str, proxy: str, seconds: float = 4.0, **attributes: object) -
         finally:
             toxiproxy.clear(proxy)
     return Fault(f"{kind} {proxy}", inject, proxied=True)
+
+
+def rebalance(process: str, seconds: float = 8.0) -> Fault:
+    """A second instance of a worker joins its consumer group (the partitions are shared
+    out again), works `seconds` under the load, and dies by SIGKILL (they are shared out
+    once more, with what it had fetched but not acknowledged handed to the first)."""
+    def inject(settings: Settings) -> None:
+        service = local_stack.service(process, settings, local_stack.APP_CLASSES)
+        with socket.socket() as probe:
+            probe.bind((settings.host, 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, **service.environment(),
+               "SMARTCOURSE_WORKER_METRICS_PORT": str(port)}
+        log = settings.data_dir / "logs" / f"chaos-second-{process}.log"
+        with log.open("ab") as out:
+            second = subprocess.Popen(service.command(), env=env, stdout=out,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            end = time.monotonic() + settings.start_timeout
+            while not _ready(f"http://{settings.host}:{port}/health/ready"):
+                assert second.poll() is None, f"the second {process} exited; see {log}"
+                assert time.monotonic() < end, f"the second {process} never got ready"
+                pause(0.5)
+            pause(seconds)
+        finally:
+            second.kill()
+            second.wait(30)
+    return Fault(f"second {process} joins, then SIGKILL", inject)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

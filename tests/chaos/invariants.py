@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import clickhouse_connect
 import psycopg
 
+from projections.analytics.clients import writer_client
 from smartcourse.settings import Settings
 from tests.chaos.load import Load
 
@@ -105,9 +105,7 @@ def store_count(settings: Settings, ids: list[str]) -> int:
 
 def clickhouse_counts(settings: Settings, ids: list[str]) -> tuple[int, int]:
     """(events, distinct event ids) of these aggregates in ClickHouse."""
-    client = clickhouse_connect.get_client(dsn=settings.clickhouse_url,
-                                           username=settings.clickhouse_user,
-                                           password=settings.clickhouse_password)
+    client = writer_client(settings)  # the generated password, as the sink uses it
     try:
         result = client.query(
             f"SELECT count(), uniqExact(event_id) FROM {settings.analytics_database}.events"

@@ -38,6 +38,7 @@ FULL = dict(full_only=True)
 FAULTS = [
     faults.kill("command-api"), faults.kill("relay"), faults.kill("worker"),
     faults.kill("analytics-worker"), faults.freeze("relay"),
+    faults.rebalance("worker"), replace(faults.rebalance("analytics-worker"), **FULL),
     replace(faults.freeze("worker"), **FULL), replace(faults.freeze("command-api"), **FULL),
     faults.restart("kafka"), faults.restart("redis"),
     faults.restart("postgres", signal.SIGINT, " (fast)"),

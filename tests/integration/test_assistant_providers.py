@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from uuid import uuid4
 
 import pytest
 
+from assistant.domain.enhancement import Collector, EnhancementPrompt, Material
+from assistant.domain.study_material import course_terms
 from assistant.providers.base import Prompt, ProviderError, Usage
 from assistant.providers.breaker import OPEN, CircuitBreaker
 from assistant.providers.chain import Generation, Limits, ProviderChain
@@ -80,3 +83,46 @@ def test_the_breaker_opens_on_the_failing_server_and_the_chain_falls_back(
     assert chain.breaker("anthropic").state == OPEN
     assert len(standin.requests) == 2  # the third question never reached the server
     assert answers[2][1].attempts[0].outcome == "skipped:open"
+
+
+def _material() -> Material:
+    lesson = ("A branch in Git is a movable pointer to a commit. The special pointer HEAD "
+              "tells Git which branch you are on. Teams use short-lived feature branches.")
+    others = ("A tag names one commit, usually a release. Annotated tags store a message.",
+              "git stash saves unfinished work in a stack of entries for later.")
+    return Material(uuid4(), uuid4(), "Branches", lesson, others)
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+def test_a_model_over_http_writes_study_material_that_passes_the_checks(
+        standin: StandIn, api: str) -> None:
+    provider = (OpenAICompatibleProvider(f"{standin.base_url}/v1", "gpt-test", "sk-test")
+                if api == "openai" else AnthropicProvider(standin.base_url, "claude", "key"))
+    material = _material()
+    prompt = EnhancementPrompt(material, course_terms(material))
+    collector = Collector(material)
+
+    for piece in asyncio.run(_text(provider.stream(prompt, Usage()))):
+        collector.feed(piece)
+    collector.close()
+
+    assert collector.usable() and collector.rejected == []
+    (question,) = collector.content.questions
+    assert question["quote"] == "A branch in Git is a movable pointer to a commit."
+    assert question["options"][question["correct"]] == "movable"
+    assert question["lesson_id"] == str(material.lesson_id)
+    sent = standin.requests[-1]["body"]
+    assert "JSON lines" in (sent.get("system") or sent["messages"][0]["content"])
+
+
+def test_a_model_that_ignores_the_format_is_refused_with_its_reason(standin: StandIn) -> None:
+    provider = OpenAICompatibleProvider(f"{standin.base_url}/v1", "gpt-test", "sk-test")
+    material = _material()
+    collector = Collector(material)
+    chat = PROMPT  # a question prompt: the stand-in answers in prose, as a chatty model would
+    for piece in asyncio.run(_text(provider.stream(chat, Usage()))):
+        collector.feed(piece)
+    collector.close()
+    assert not collector.usable()
+    assert collector.refusal().startswith("the provider's output has no summary and no valid")
+    assert "line 1: not a JSON object" in collector.refusal()

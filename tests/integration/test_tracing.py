@@ -94,3 +94,30 @@ def test_an_enrollment_traces_through_the_workflow_into_the_welcome_send(
         answer = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
         names = {span["name"] for span in answer.json()} if answer.status_code == 200 else set()
     assert services_in(zipkin, trace_id, wanted) >= wanted
+
+
+def test_a_publish_traces_through_the_publishing_workflows_steps(running: Settings) -> None:
+    """The instructor's publish request, the run of the supervised worker's publishing
+    workflow and each of its steps (chunk, embed, index), in one trace."""
+    stack = running
+    command_api = f"http://{stack.host}:{stack.command_api_port}"
+    zipkin = f"http://{stack.host}:{stack.zipkin_port}"
+    instructor = CommandClient(command_api, role="instructor")
+    course_id = instructor.create_course(capacity=5)
+    instructor.add_lessons(course_id, 2)
+    trace_id = secrets.token_hex(16)
+    published = instructor.post(f"/courses/{course_id}/publish",
+                                traceparent=f"00-{trace_id}-{secrets.token_hex(8)}-01")
+    assert published.status_code == 202, published.text
+
+    wanted = {"workflow publishing", "publishing chunk content", "publishing embed chunks",
+              "publishing index chunks"}
+    deadline = time.monotonic() + DEADLINE * 2  # the first run loads the embedding model
+    names: set[str] = set()
+    while not wanted <= names:
+        assert time.monotonic() < deadline, sorted(names)
+        time.sleep(0.5)  # spans are exported in batches
+        answer = httpx.get(f"{zipkin}/api/v2/trace/{trace_id}", timeout=10)
+        names = {span["name"] for span in answer.json()} if answer.status_code == 200 else set()
+    assert services_in(zipkin, trace_id, {"command-api", stack.worker_app_id}) >= {
+        "command-api", stack.worker_app_id}

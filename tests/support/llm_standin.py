@@ -1,6 +1,7 @@
 """A local stand-in for LLM servers: speaks the OpenAI chat-completions stream and
 Anthropic's messages stream (server-sent events), so the HTTP providers are tested over a
-real socket. It answers with the first sentence of passage [1] of the prompt, cited.
+real socket. It answers with the first sentence of passage [1] of the prompt, cited (or,
+asked for study material, with JSON lines made from that sentence).
 
 `mode` switches it: "ok", "fail" (HTTP 500), "garbage" (malformed events).
 """
@@ -30,8 +31,28 @@ class StandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _study(text: str) -> list[str]:
+    """What an instruct model writes for the study-material prompt (docs/adr/0042): JSON
+    lines in a code fence, from passage [1], cut into small pieces as a stream would be."""
+    passage = re.search(r"^\[1\] (.+)$", text, re.M)
+    first = re.split(r"(?<=[.!?])\s+", passage.group(1) if passage else "")[0]
+    terms = [t.strip() for t in text.rsplit("Course terms:", 1)[-1].split(",") if t.strip()]
+    words = [w.strip(".,;:()") for w in first.split()]
+    answer = max(words, key=len) if words else ""
+    wrong = [t for t in terms if t.lower() not in first.lower()][:3]
+    lines = [{"type": "summary", "text": first, "passages": [1]},
+             {"type": "objective", "text": f"Explain {answer}", "passages": [1]},
+             {"type": "question", "prompt": f"Which word completes: {first.replace(answer, '___')}",
+              "options": [*wrong, answer], "correct": len(wrong),
+              "explanation": f"Passage 1 says: {first}", "passage": 1, "quote": first}]
+    body = "```json\n" + "\n".join(json.dumps(line) for line in lines) + "\n```"
+    return [body[i:i + 7] for i in range(0, len(body), 7)]
+
+
 def _reply(messages: list[dict[str, Any]]) -> list[str]:
     text = messages[-1]["content"] if messages else ""
+    if "Passages:\n[1] " in text:
+        return _study(text)
     found = re.search(r"\[1\] \([^)]*\) (.+?[.!?])(?:\s|$)", text, re.S)
     sentence = found.group(1) if found else "The course does not cover this."
     words = (sentence[:-1] + " [1]" + sentence[-1]).split(" ")

@@ -82,3 +82,80 @@ def test_the_child_knows_its_restart_count(tmp_path: Path) -> None:
     proc = keeper(tmp_path, script, "--burst", "2", "--max-backoff", "0.1")
     assert proc.wait(30) == 1
     assert out.read_text().split() == ["0", "1", "2"]
+
+
+LIVE_CHILD = """
+import http.server, os, sys, threading
+class Live(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Live)
+server.serve_forever()
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_child_that_stops_answering_its_liveness_url_is_ended_and_started_again(
+        tmp_path: Path) -> None:
+    """Alive but stuck (SIGSTOP: the connection is accepted, nothing answers): the watchdog
+    ends it — SIGTERM is held by a stopped process, so SIGKILL after the grace — and the
+    keeper starts it again, saying why."""
+    port = free_port()
+    state = tmp_path / "toy.json"
+    proc = subprocess.Popen(
+        [PY, "-m", "infra.keeper", "--name", "toy", "--state", str(state), "--backoff", "0.05",
+         "--watch", f"http://127.0.0.1:{port}/health/live", "--watch-interval", "0.1",
+         "--watch-timeout", "0.3", "--watch-misses", "3", "--term-grace", "0.5",
+         "--", PY, "-c", LIVE_CHILD, str(port)], cwd=Path(__file__).parents[3])
+    try:
+        wait_for(lambda: (s := read_state(state)) is not None and s.child_pid, "a child")
+        first = read_state(state).child_pid  # type: ignore[union-attr]
+        import httpx
+
+        wait_for(lambda: _answers(httpx, port), "the child's liveness URL")
+        threading.Event().wait(0.5)  # the watchdog has seen it answer (armed)
+        os.kill(first, signal.SIGSTOP)
+        wait_for(lambda: (s := read_state(state)) is not None and s.state == RUNNING
+                 and s.child_pid not in (None, first), "a second child")
+        kept = read_state(state)
+        assert kept is not None and kept.restarts == 1 and kept.watchdog_kills == 1
+        assert kept.last_exit == -signal.SIGKILL
+        assert kept.reason is not None and kept.reason.startswith("watchdog: 3 liveness")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+def _answers(httpx, port: int) -> bool:  # noqa: ANN001
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_a_child_that_never_answered_is_not_ended_by_the_watchdog(tmp_path: Path) -> None:
+    """Before its first answer the child is starting: the supervisor's start timeout judges."""
+    state = tmp_path / "toy.json"
+    proc = subprocess.Popen(
+        [PY, "-m", "infra.keeper", "--name", "toy", "--state", str(state),
+         "--watch", f"http://127.0.0.1:{free_port()}/health/live", "--watch-interval", "0.05",
+         "--watch-timeout", "0.1", "--watch-misses", "2",
+         "--", PY, "-c", "import time; time.sleep(60)"], cwd=Path(__file__).parents[3])
+    try:
+        wait_for(lambda: (s := read_state(state)) is not None and s.child_pid, "a child")
+        first = read_state(state).child_pid  # type: ignore[union-attr]
+        threading.Event().wait(1.0)  # twenty refused probes
+        kept = read_state(state)
+        assert kept is not None and kept.child_pid == first and kept.restarts == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

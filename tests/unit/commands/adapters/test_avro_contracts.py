@@ -20,6 +20,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, record_subject
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from assistant.domain.draft import LESSON_CHANGED, Draft, draft_id
+from assistant.domain.enhancement import Content
 from assistant.domain.thread import Outcome, Thread
 from commands.adapters import avro_contracts as contracts
 from commands.adapters.avro_contracts import ContractError, contract_field, from_record, to_record
@@ -189,7 +191,28 @@ def _domain_events() -> list[Any]:
     thread.complete(question, Outcome("extractive", "A log is ordered [1].", (uuid4(),),
                                       12.5, 3.25, 120, 9, 1.0))
     events += thread.collect_events()
+
+    events += _draft_events(course.id, lesson)
     return events
+
+
+def _draft_events(course_id: UUID, lesson: UUID) -> list[Any]:
+    """A study-material draft's life: drafted, edited, accepted, stale, regenerated, discarded."""
+    question = {"question_id": str(uuid4()), "prompt": "A log is _____.", "options":
+                ["ordered", "random", "empty"], "correct": 0, "explanation": "It says so.",
+                "lesson_id": str(lesson), "chunk_index": 0, "quote": "A log is ordered."}
+    content = Content("A log is ordered.", [1], [{"text": "Explain logs", "passages": [1]}],
+                      [question])
+    draft = Draft(id=draft_id(course_id, lesson), course_id=course_id, lesson_id=lesson,
+                  source_hash="ab" * 32, lesson_title="Logs", provider="extractive",
+                  summary=content.summary, summary_passages=content.summary_passages,
+                  objectives=content.objectives, questions=content.questions)
+    draft.edit(Content("A log is an ordered list.", [1], [], [question]))
+    draft.accept("ab" * 32, 60.0, 3)
+    draft.go_stale("cd" * 32, 41)
+    draft.regenerate(content, "cd" * 32, "Logs", "extractive", LESSON_CHANGED, 41)
+    draft.discard("not needed")
+    return list(draft.collect_events())
 
 
 def _stored(event: Any, position: int) -> StoredEvent:

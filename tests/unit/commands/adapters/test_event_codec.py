@@ -10,6 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
+from assistant.domain.draft import LESSON_CHANGED, Draft, draft_id
+from assistant.domain.enhancement import Content
 from assistant.domain.thread import Outcome, Thread
 from commands.adapters.event_codec import decode_event, event_type_of, payload_of
 from commands.domain.base import AggregateRoot
@@ -153,9 +155,24 @@ def live_history() -> History:
     preferences.resubscribe("reminder")
     preferences.choose_locale("de")
 
+    question = {"question_id": str(uuid4()), "prompt": "Events are _____.", "options":
+                ["facts", "intent", "queries"], "correct": 0, "explanation": "It says so.",
+                "lesson_id": str(first), "chunk_index": 0, "quote": "Events are facts."}
+    material = Content("Events are facts.", [1], [{"text": "Explain events", "passages": [1]}],
+                       [question])
+    study = Draft(id=draft_id(course.id, first), course_id=course.id, lesson_id=first,
+                  source_hash="ab" * 32, lesson_title="Events", provider="extractive",
+                  summary=material.summary, summary_passages=material.summary_passages,
+                  objectives=material.objectives, questions=material.questions)
+    study.edit(Content("Events are recorded facts.", [1], [], [question]))
+    study.accept("ab" * 32, 75.0, 2)
+    study.go_stale("cd" * 32, 17)
+    study.regenerate(material, "cd" * 32, "Events", "extractive", LESSON_CHANGED, 17)
+    study.discard("not needed")
+
     aggregates: list[AggregateRoot] = [instructor, student, course, finished, dropout,
                                        completed, failed, certificate, sent, lost, quiet,
-                                       preferences, hooks, leaver, draft, thread, claim]
+                                       preferences, hooks, leaver, draft, thread, claim, study]
     return [(aggregate, list(aggregate.collect_events())) for aggregate in aggregates]
 
 
