@@ -21,12 +21,11 @@ from typing import Any
 
 import faust
 import psycopg
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from prometheus_client import Counter
 
 from assistant.enhancements import Regenerator
-from commands.adapters.avro_contracts import EventDecoder
+from commands.adapters.avro_contracts import EventDecoder, registry_client
 from projections.deliveries import EventDelivery
 from smartcourse.settings import Settings
 from streams.app import app, settings
@@ -72,7 +71,7 @@ async def open_regenerator(config: Settings) -> AsyncIterator[Regenerator]:
         await side.close()
 
 
-decode = SharedDecoder(lambda: EventDecoder(SchemaRegistryClient({"url": settings.registry_url})))
+decode = SharedDecoder(lambda: EventDecoder(registry_client(settings.registry_url)))
 
 
 async def regenerate_drafts(stream: faust.StreamT) -> None:
