@@ -129,7 +129,7 @@ async def create_course(cmd: m.CreateCourse, actor: m.Actor, uow: UnitOfWork) ->
     course = Course(
         id=cmd.course_id, instructor_id=instructor, title=cmd.title,
         description=cmd.description, tags=list(cmd.tags), capacity=cmd.capacity,
-        prerequisites=[],
+        prerequisites=[], starts_at=cmd.starts_at,
     )
     if cmd.prerequisites:
         await _check_courses_exist(uow, cmd.prerequisites)
@@ -187,6 +187,13 @@ async def revise_course_details(
 ) -> CommandResult:
     course = await _owned_course(uow, cmd.course_id, actor)
     course.revise_details(cmd.title, cmd.description, list(cmd.tags))
+    return await uow.commit(course)
+
+
+async def set_course_start(cmd: m.SetCourseStart, actor: m.Actor,
+                           uow: UnitOfWork) -> CommandResult:
+    course = await _owned_course(uow, cmd.course_id, actor)
+    course.set_start(cmd.starts_at)
     return await uow.commit(course)
 
 
@@ -540,6 +547,7 @@ HANDLERS: dict[type, Handler] = {
     m.WithdrawConsent: withdraw_consent,
     m.CreateCourse: create_course,
     m.ReviseCourseDetails: revise_course_details,
+    m.SetCourseStart: set_course_start,
     m.ChangeCapacity: change_capacity,
     m.SetPrerequisites: set_prerequisites,
     m.AddModule: add_module,

@@ -68,6 +68,15 @@ class CreateCourse:
     capacity: int = 100
     prerequisites: list[UUID] = field(default_factory=list)
     instructor_id: UUID | None = None  # admins may create on an instructor's behalf
+    starts_at: str | None = None  # ISO 8601 in UTC
+
+
+@dataclass(frozen=True)
+class SetCourseStart:
+    """When the course starts (ISO 8601, UTC), or None to have no start date."""
+
+    course_id: UUID
+    starts_at: str | None
 
 
 @dataclass(frozen=True)
@@ -456,4 +465,30 @@ class RegisterWebhook:
 
 @dataclass(frozen=True)
 class RemoveWebhook:
+    webhook_id: UUID
+
+
+@dataclass(frozen=True)
+class ScheduleCourseStartReminder:
+    """(Re)schedule the enrollment's "course starting soon" reminder `lead_seconds` before
+    the course's current start; nothing if it has none or it is not after `at`."""
+
+    enrollment_id: UUID
+    reminder_id: UUID
+    lead_seconds: float
+    at: str  # the causing event's time (ISO 8601)
+
+
+@dataclass(frozen=True)
+class DisableWebhook:
+    """The platform gives up on an endpoint that kept failing (its circuit breaker)."""
+
+    webhook_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnableWebhook:
+    """An admin turns a disabled webhook back on."""
+
     webhook_id: UUID

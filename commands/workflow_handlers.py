@@ -5,12 +5,13 @@ preference commands (unsubscribe, locale) here too: they are the notifications' 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import uuid5
 
 from commands import messages as m
 from commands.domain.certificate import Certificate
 from commands.domain.course import Course
-from commands.domain.enrollment import COMPLETED, Enrollment
+from commands.domain.enrollment import COMPLETED, COURSE_START, Enrollment
 from commands.domain.errors import Conflict, Forbidden
 from commands.domain.ids import certificate_id, preferences_id
 from commands.domain.user import User
@@ -44,9 +45,32 @@ async def schedule_reminder(cmd: m.ScheduleReminder, actor: m.Actor,
     return await uow.commit(enrollment)
 
 
+async def schedule_course_start_reminder(cmd: m.ScheduleCourseStartReminder, actor: m.Actor,
+                                        uow: UnitOfWork) -> CommandResult:
+    """A lead time before the course's current start; nothing when it has none, or when it
+    starts no later than `at` (a start already past gets no "starting soon")."""
+    _system(actor)
+    enrollment = await uow.get(Enrollment, cmd.enrollment_id)
+    course = await uow.get(Course, enrollment.course_id)
+    starts = getattr(course, "starts_at", None)
+    if starts is not None and datetime.fromisoformat(starts) > datetime.fromisoformat(cmd.at):
+        due = datetime.fromisoformat(starts) - timedelta(seconds=cmd.lead_seconds)
+        enrollment.schedule_reminder(cmd.reminder_id, COURSE_START, due.isoformat())
+    return await uow.commit(enrollment)
+
+
 async def fire_reminder(cmd: m.FireReminder, actor: m.Actor, uow: UnitOfWork) -> CommandResult:
     _system(actor)
     enrollment = await uow.get(Enrollment, cmd.enrollment_id)
+    kind = next((k for k, (rid, _) in enrollment.reminders.items() if rid == cmd.reminder_id),
+                None)
+    if kind == COURSE_START:
+        course = await uow.get(Course, enrollment.course_id)
+        starts = getattr(course, "starts_at", None)
+        if starts is None or datetime.fromisoformat(starts) <= datetime.fromisoformat(
+                cmd.fired_at):
+            raise Conflict("the course has no start ahead: no \"starting soon\" reminder",
+                           "reminder.course_started")
     enrollment.fire_reminder(cmd.reminder_id, cmd.fired_at)
     return await uow.commit(enrollment)
 
@@ -98,7 +122,8 @@ async def request_notification(cmd: m.RequestNotification, actor: m.Actor,
     return await uow.commit(notification)
 
 
-CATEGORY = {"welcome": "welcome", "reminder": "reminder", "certificate": "certificate"}
+CATEGORY = {"welcome": "welcome", "reminder": "reminder", "certificate": "certificate",
+            "course_starting": "reminder"}
 
 
 async def notify_about_enrollment(cmd: m.NotifyAboutEnrollment, actor: m.Actor,
@@ -115,6 +140,10 @@ async def notify_about_enrollment(cmd: m.NotifyAboutEnrollment, actor: m.Actor,
                  "student_name": student.display_name if student is not None else ""}
     if cmd.template == "certificate":
         variables["certificate_id"] = str(certificate_id(enrollment.id))
+    if cmd.template == "course_starting" and getattr(course, "starts_at", None):
+        starts = datetime.fromisoformat(course.starts_at)
+        variables["starts_at"] = starts.isoformat()
+        variables["starts_on"] = f"{starts:%Y-%m-%d %H:%M} UTC"
     category = CATEGORY.get(cmd.template, cmd.template)
     webhooks = await uow.find(Webhooks, WEBHOOKS)
     for webhook_id, url in webhooks.subscribed(cmd.template) if webhooks else []:
@@ -144,6 +173,23 @@ async def remove_webhook(cmd: m.RemoveWebhook, actor: m.Actor, uow: UnitOfWork) 
         raise Forbidden("only admins remove webhooks", "auth.role_required")
     registry = await uow.get(Webhooks, WEBHOOKS)
     registry.remove(cmd.webhook_id)
+    return await uow.commit(registry)
+
+
+async def disable_webhook(cmd: m.DisableWebhook, actor: m.Actor,
+                          uow: UnitOfWork) -> CommandResult:
+    _system(actor)
+    registry = await uow.get(Webhooks, WEBHOOKS)
+    registry.disable(cmd.webhook_id, cmd.reason)
+    return await uow.commit(registry)
+
+
+async def enable_webhook(cmd: m.EnableWebhook, actor: m.Actor,
+                         uow: UnitOfWork) -> CommandResult:
+    if actor.role != "admin" and actor.role != "system":
+        raise Forbidden("only admins enable webhooks", "auth.role_required")
+    registry = await uow.get(Webhooks, WEBHOOKS)
+    registry.enable(cmd.webhook_id)
     return await uow.commit(registry)
 
 
@@ -196,11 +242,14 @@ HANDLERS = {
     m.InitialiseProgress: initialise_progress,
     m.ScheduleReminder: schedule_reminder,
     m.FireReminder: fire_reminder,
+    m.ScheduleCourseStartReminder: schedule_course_start_reminder,
     m.IssueCertificate: issue_certificate,
     m.RequestNotification: request_notification,
     m.NotifyAboutEnrollment: notify_about_enrollment,
     m.RegisterWebhook: register_webhook,
     m.RemoveWebhook: remove_webhook,
+    m.DisableWebhook: disable_webhook,
+    m.EnableWebhook: enable_webhook,
     m.RecordNotificationSent: record_notification_sent,
     m.RecordNotificationFailed: record_notification_failed,
     m.Unsubscribe: unsubscribe,

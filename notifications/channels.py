@@ -24,6 +24,15 @@ from typing import Any, Protocol
 import httpx
 
 from notifications.rendering import Message
+from notifications.webhook_urls import (
+    Resolver,
+    UnsafeWebhookUrl,
+    check_url,
+    host_header,
+    pinned_url,
+    resolve_checked,
+    system_resolver,
+)
 
 
 class DeliveryFailed(Exception):
@@ -129,28 +138,46 @@ WEBHOOK_HEADER = "X-SmartCourse-Webhook"
 class WebhookChannel:
     """Posts to the registered URL a notification names (its address); 2xx is delivered,
     5xx/429/network errors are retried, other 4xx are not. Signed with the webhook's secret
-    (`secret_of(webhook id)`)."""
+    (`secret_of(webhook id)`). The URL is checked again on every delivery and the request
+    goes to the checked address itself (notifications/webhook_urls.py: a DNS answer that
+    changed since the check cannot reach a private address); redirects are not followed,
+    and no proxy from the environment is used."""
 
     secret_of: Callable[[str], str]
     timeout: float = 5.0  # a receiver that takes longer is retried later
+    dev: bool = False  # http and private addresses allowed (the local stack)
+    resolver: Resolver = system_resolver
     name: str = "webhook"
 
     async def send(self, outgoing: Outgoing) -> str:
+        try:
+            target = check_url(outgoing.address, dev=self.dev)
+            addresses = await resolve_checked(target, dev=self.dev, resolver=self.resolver)
+        except UnsafeWebhookUrl as unsafe:
+            if unsafe.code == "webhook.unresolvable":
+                raise DeliveryFailed(unsafe.message) from unsafe
+            raise Undeliverable(f"{unsafe.code}: {unsafe.message}") from unsafe
         body = json.dumps(self.payload(outgoing), sort_keys=True).encode()
         timestamp = int(time.time())
         secret = self.secret_of(outgoing.headers[WEBHOOK_HEADER])
-        headers = {"content-type": "application/json",
+        headers = {"content-type": "application/json", "host": host_header(target),
                    "X-SmartCourse-Signature": webhook_signature(secret, timestamp, body),
                    "X-SmartCourse-Delivery": outgoing.notification_id}
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                reply = await client.post(outgoing.address, content=body, headers=headers)
+            async with httpx.AsyncClient(timeout=self.timeout, trust_env=False,
+                                         follow_redirects=False) as client:
+                reply = await client.post(pinned_url(target, addresses[0]), content=body,
+                                          headers=headers, extensions=extensions)
         except httpx.TransportError as error:
             raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
         if reply.status_code >= 500 or reply.status_code == 429:
             raise DeliveryFailed(f"webhook answered {reply.status_code}")
         if reply.status_code >= 400:
             raise Undeliverable(f"webhook answered {reply.status_code}")
+        if 300 <= reply.status_code < 400:
+            raise Undeliverable(f"webhook answered {reply.status_code} (redirects are not "
+                                "followed)")
         return outgoing.notification_id
 
     @staticmethod

@@ -18,6 +18,16 @@ a slow webhook never delays an email) tries what is due; a transient failure (un
 5xx) pushes the row's due time out by exponential backoff with full jitter; past `attempts`
 the receipt says failed and the request lands in the dead letters
 (`notifications.dead_letters`), from which `redrive` schedules it again.
+
+Webhook endpoints each have a circuit breaker (notifications/breaker.py, ADR 43) kept in
+`notifications.webhook_endpoints`: while one is open its rows in the outbox wait untried,
+and new requests for it are not put in the outbox at all: the endpoint's row remembers
+from which store position requests were parked (one row per endpoint, however many), and
+once a probe closes the circuit they are taken back into the outbox from the event store
+(the truth), a batch per tick. An endpoint that keeps failing past `disable_after` is
+disabled on the webhook registry (`webhooks.disabled`): no new request names it until an
+admin enables it again. Every delivery re-checks the URL and connects only to an address
+the check allowed (notifications/webhook_urls.py).
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,9 +47,16 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
-from commands.adapters.event_store import StoredEvent
+from commands.adapters.event_store import COLUMNS, StoredEvent
 from commands.bus import CommandBus
-from commands.messages import Actor, RecordNotificationFailed, RecordNotificationSent
+from commands.domain.errors import SmartCourseError
+from commands.messages import (
+    Actor,
+    DisableWebhook,
+    RecordNotificationFailed,
+    RecordNotificationSent,
+)
+from notifications import breaker
 from notifications.channels import (
     WEBHOOK_HEADER,
     Channel,
@@ -60,6 +77,13 @@ SENDS = Counter("smartcourse_notifications_total", "Notifications handled, by ou
                 ["channel", "outcome"])
 PENDING = Gauge("smartcourse_notifications_pending",
                 "Notifications in the outbox, waiting for their first or next delivery try")
+CIRCUITS = Gauge("smartcourse_webhook_endpoints", "Webhook endpoints, by circuit state",
+                 ["state"])
+TRANSITIONS = Counter("smartcourse_webhook_circuit_transitions_total",
+                      "Webhook circuit breaker state changes, by the state entered", ["state"])
+PARKED = Counter("smartcourse_webhook_deliveries_parked_total",
+                 "Webhook requests not put in the outbox because their endpoint's circuit "
+                 "was open (taken back from the event store once it closes)")
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS notifications;
@@ -86,7 +110,64 @@ CREATE TABLE IF NOT EXISTS notifications.dead_letters (
 );
 ALTER TABLE notifications.dead_letters ADD COLUMN IF NOT EXISTS channel text NOT NULL
     DEFAULT 'email';
+ALTER TABLE notifications.outbox ADD COLUMN IF NOT EXISTS endpoint uuid;  -- a webhook's id
+ALTER TABLE notifications.dead_letters ADD COLUMN IF NOT EXISTS endpoint uuid;
+CREATE INDEX IF NOT EXISTS outbox_endpoint ON notifications.outbox (endpoint, due_at)
+    WHERE endpoint IS NOT NULL;
+CREATE TABLE IF NOT EXISTS notifications.webhook_endpoints (
+    webhook_id      uuid PRIMARY KEY,
+    state           text NOT NULL DEFAULT 'CLOSED',  -- CLOSED | OPEN | HALF_OPEN | DISABLED
+    failures        int NOT NULL DEFAULT 0,          -- in a row
+    failing_since   timestamptz,
+    retry_at        timestamptz,                     -- OPEN: the probe's time
+    opened          int NOT NULL DEFAULT 0,
+    last_error      text NOT NULL DEFAULT '',
+    last_failure_at timestamptz,
+    last_success_at timestamptz,
+    parked_from     bigint,                          -- requests parked from this position
+    parked          bigint NOT NULL DEFAULT 0        -- how many (since parked_from)
+);
 """
+
+ENDPOINT_FIELDS = ("state", "failures", "failing_since", "retry_at", "opened", "last_error",
+                   "last_failure_at", "last_success_at")
+
+
+async def load_endpoint(conn: Any, webhook_id: UUID, lock: bool = False) -> breaker.Endpoint:
+    await conn.execute("INSERT INTO notifications.webhook_endpoints (webhook_id) VALUES (%s)"
+                       " ON CONFLICT DO NOTHING", [webhook_id])
+    row = await (await conn.execute(
+        f"SELECT {', '.join(ENDPOINT_FIELDS)} FROM notifications.webhook_endpoints"
+        f" WHERE webhook_id = %s{' FOR UPDATE' if lock else ''}", [webhook_id])).fetchone()
+    return breaker.Endpoint(*row)
+
+
+async def save_endpoint(conn: Any, webhook_id: UUID, endpoint: breaker.Endpoint) -> None:
+    await conn.execute(
+        "UPDATE notifications.webhook_endpoints SET "
+        + ", ".join(f"{name} = %({name})s" for name in ENDPOINT_FIELDS)
+        + " WHERE webhook_id = %(id)s",
+        {**{name: getattr(endpoint, name) for name in ENDPOINT_FIELDS}, "id": webhook_id})
+
+
+async def endpoint_rows(conn: Any) -> dict[UUID, dict[str, Any]]:
+    """Every endpoint's breaker state and parked count (for `GET /webhooks`)."""
+    cur = await conn.execute(
+        f"SELECT webhook_id, {', '.join(ENDPOINT_FIELDS)}, parked,"
+        " (SELECT count(*) FROM notifications.outbox o WHERE o.endpoint = w.webhook_id)"
+        " FROM notifications.webhook_endpoints w")
+    return {row[0]: {**dict(zip(ENDPOINT_FIELDS, row[1:9], strict=True)),
+                     "parked": row[9], "waiting": row[10]}
+            for row in await cur.fetchall()}
+
+
+async def enable_endpoint(conn: Any, webhook_id: UUID) -> None:
+    """An admin enabled the webhook again: its circuit closes, counting from zero."""
+    async with conn.transaction():
+        endpoint = await load_endpoint(conn, webhook_id, lock=True)
+        await save_endpoint(conn, webhook_id, breaker.enabled(endpoint))
+    TRANSITIONS.labels(breaker.CLOSED).inc()
+
 
 
 async def ensure_notification_schema(pool: AsyncConnectionPool) -> None:
@@ -119,14 +200,16 @@ async def redrive(conn: Any, notification_ids: Iterable[UUID] | None, now: datet
     async with conn.transaction():
         moved = await (await conn.execute(
             "DELETE FROM notifications.dead_letters"
-            " WHERE %(all)s OR notification_id = ANY(%(ids)s) RETURNING notification_id, channel",
+            " WHERE %(all)s OR notification_id = ANY(%(ids)s)"
+            " RETURNING notification_id, channel, endpoint",
             {"all": ids is None, "ids": ids or []})).fetchall()
-        for notification_id, channel in moved:
+        for notification_id, channel, endpoint in moved:
             await conn.execute(
-                "INSERT INTO notifications.outbox"
-                " (notification_id, channel, due_at, redriven) VALUES (%s, %s, %s, true)"
+                "INSERT INTO notifications.outbox (notification_id, channel, due_at, redriven,"
+                " endpoint) VALUES (%s, %s, %s, true, %s)"
                 " ON CONFLICT (notification_id) DO UPDATE SET attempts = 0,"
-                " due_at = EXCLUDED.due_at, redriven = true", [notification_id, channel, now])
+                " due_at = EXCLUDED.due_at, redriven = true",
+                [notification_id, channel, now, endpoint])
     return len(moved)
 
 
@@ -171,27 +254,62 @@ class NotificationSender:
     # A try in flight is not taken by another worker for this long; a killed worker's rows
     # are tried again after it (a tick's tries take seconds: `limit` rows, 16 at a time).
     lease: timedelta = timedelta(seconds=30)
+    circuit: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
     _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def handle_all(self, events: Iterable[StoredEvent],
                          traces: Mapping[UUID, str] | None = None) -> int:
         """The consumer's part: each request among `events` into the outbox, due now (a
         redelivered one is there already, or settled), with the traceparent its message
-        carried (`traces`: event id -> traceparent); returns how many were new."""
+        carried (`traces`: event id -> traceparent); returns how many were new. A webhook
+        request whose endpoint's circuit is not closed is parked instead (see the module)."""
         requests = [e for e in events if e.event_type == REQUESTED]
         if not requests:
             return 0
         traces = traces or {}
+        endpoints: list[UUID | None] = []
+        for e in requests:
+            endpoints.append(await self._endpoint_of(e)
+                             if e.payload.get("channel") == "webhook" else None)
         async with self.pool.connection() as conn:
+            named = sorted({e for e in endpoints if e is not None})
+            held = {row[0] for row in await (await conn.execute(
+                "SELECT webhook_id FROM notifications.webhook_endpoints"
+                " WHERE webhook_id = ANY(%s) AND state <> 'CLOSED'", [named])).fetchall()}
+            if held:
+                parked = [(e, hook) for e, hook in zip(requests, endpoints, strict=True)
+                          if hook in held]
+                for e, hook in parked:
+                    await conn.execute(
+                        "UPDATE notifications.webhook_endpoints SET parked = parked + 1,"
+                        " parked_from = LEAST(COALESCE(parked_from, %s), %s)"
+                        " WHERE webhook_id = %s", [e.position, e.position, hook])
+                PARKED.inc(len(parked))
+                kept = [(e, hook) for e, hook in zip(requests, endpoints, strict=True)
+                        if hook not in held]
+                requests, endpoints = [e for e, _ in kept], [hook for _, hook in kept]
+            if not requests:
+                return 0
             cur = await conn.execute(
                 "INSERT INTO notifications.outbox (notification_id, channel, due_at,"
-                " trace_parent) SELECT * FROM unnest(%s::uuid[], %s::text[],"
-                " %s::timestamptz[], %s::text[]) ON CONFLICT (notification_id) DO NOTHING",
+                " trace_parent, endpoint) SELECT * FROM unnest(%s::uuid[], %s::text[],"
+                " %s::timestamptz[], %s::text[], %s::uuid[])"
+                " ON CONFLICT (notification_id) DO NOTHING",
                 [[e.aggregate_id for e in requests],
                  [str(e.payload.get("channel", "email")) for e in requests],
                  [self.clock()] * len(requests),
-                 [traces.get(e.event_id) for e in requests]])
+                 [traces.get(e.event_id) for e in requests], endpoints])
         return cur.rowcount
+
+    async def _endpoint_of(self, event: StoredEvent) -> UUID | None:
+        """The webhook a webhook request goes to (its variables are sealed)."""
+        try:
+            p = await self.bus.personal.open(event.event_type, event.aggregate_id,
+                                             event.payload)
+            hook = dict(p.get("variables") or {}).get("webhook_id")
+            return UUID(str(hook)) if hook else None
+        except ValueError:  # erased, or does not open: the delivery itself will say so
+            return None
 
     async def deliver_due(self, now: datetime | None = None, channel: str | None = None,
                           limit: int = 48) -> int:
@@ -203,16 +321,30 @@ class NotificationSender:
         sent = await asyncio.gather(*(self._deliver(name, now or self.clock(), limit)
                                       for name in names))
         await self.pending()
+        if "webhook" in names:
+            await self.circuits()
         return sum(sent)
 
     async def _deliver(self, channel: str, now: datetime, limit: int) -> int:
+        probes: list[UUID] = []
+        if channel == "webhook":
+            probes = await self._probes(now)
+            await self._refill_closed(limit)
         async with self.pool.connection() as conn:
+            # Rows of an endpoint whose circuit is not closed wait (its probe aside).
             rows = await (await conn.execute(
                 "UPDATE notifications.outbox SET due_at = %s WHERE notification_id IN ("
-                " SELECT notification_id FROM notifications.outbox WHERE channel = %s"
-                " AND due_at <= %s ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " SELECT notification_id FROM notifications.outbox o WHERE channel = %s"
+                " AND due_at <= %s AND (endpoint IS NULL OR NOT EXISTS (SELECT 1 FROM"
+                " notifications.webhook_endpoints w WHERE w.webhook_id = o.endpoint"
+                " AND w.state <> 'CLOSED'))"
+                " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)"
                 " RETURNING notification_id, redriven, trace_parent",
                 [now + self.lease, channel, now, limit])).fetchall()
+            if probes:
+                rows += await (await conn.execute(
+                    "SELECT notification_id, redriven, trace_parent FROM notifications.outbox"
+                    " WHERE notification_id = ANY(%s)", [probes])).fetchall()
         requests = []
         for notification_id, redriven, traced in rows:
             history = await self.bus.store.load(notification_id)
@@ -231,6 +363,124 @@ class NotificationSender:
                     return await self.handle(event, redriven)
 
         return sum(await asyncio.gather(*(limited(e, r, t) for e, r, t in requests)))
+
+    # -- webhook endpoints' circuits -------------------------------------------------------
+    async def _probes(self, now: datetime) -> list[UUID]:
+        """For each open endpoint past its cooldown, one waiting row leased as its probe
+        (taken back from the parked requests if none waits); the endpoint goes HALF_OPEN."""
+        leased: list[UUID] = []
+        async with self.pool.connection() as conn:
+            due = [row[0] for row in await (await conn.execute(
+                "SELECT webhook_id FROM notifications.webhook_endpoints"
+                " WHERE state IN ('OPEN', 'HALF_OPEN') AND retry_at <= %s", [now])).fetchall()]
+        for hook in due:
+            async with self.pool.connection() as conn:
+                row = await self._probe_row(conn, hook, now)
+                if row is None and await self._refill(hook, 1):
+                    row = await self._probe_row(conn, hook, now)
+                async with conn.transaction():
+                    endpoint = await load_endpoint(conn, hook, lock=True)
+                    if breaker.admits(endpoint, now) != "probe":
+                        continue  # another worker took it
+                    if row is None:  # nothing to probe with: look again after a cooldown
+                        await save_endpoint(conn, hook, replace(
+                            endpoint, retry_at=now + self.circuit.cooldown))
+                        continue
+                    await save_endpoint(conn, hook, breaker.probing(endpoint, now, self.lease))
+                    await conn.execute("UPDATE notifications.outbox SET due_at = %s"
+                                       " WHERE notification_id = %s", [now + self.lease, row])
+            TRANSITIONS.labels(breaker.HALF_OPEN).inc()
+            leased.append(row)
+        return leased
+
+    async def _probe_row(self, conn: Any, hook: UUID, now: datetime) -> UUID | None:
+        found = await (await conn.execute(
+            "SELECT notification_id FROM notifications.outbox WHERE endpoint = %s"
+            " ORDER BY due_at LIMIT 1", [hook])).fetchone()
+        return found[0] if found else None
+
+    async def _refill_closed(self, limit: int) -> None:
+        async with self.pool.connection() as conn:
+            hooks = [row[0] for row in await (await conn.execute(
+                "SELECT webhook_id FROM notifications.webhook_endpoints"
+                " WHERE state = 'CLOSED' AND parked_from IS NOT NULL")).fetchall()]
+        for hook in hooks:
+            await self._refill(hook, limit)
+
+    async def _refill(self, hook: UUID, limit: int, scan: int = 500) -> int:
+        """Up to `limit` of the endpoint's parked requests back into the outbox, read from
+        the event store from the endpoint's `parked_from` on; returns how many."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT parked_from, parked FROM notifications.webhook_endpoints"
+                " WHERE webhook_id = %s", [hook])).fetchone()
+            if row is None or row[0] is None:
+                return 0
+            since, parked = row
+            events = [StoredEvent(*r) for r in await (await conn.execute(
+                f"SELECT {COLUMNS} FROM event_store.events WHERE position >= %s"
+                " AND event_type = %s AND payload->>'channel' = 'webhook'"
+                " ORDER BY position LIMIT %s", [since, REQUESTED, scan])).fetchall()]
+        mine: list[StoredEvent] = []
+        cursor = since
+        for event in events:
+            cursor = event.position + 1
+            if await self._endpoint_of(event) == hook:
+                mine.append(event)
+                if len(mine) == limit:
+                    break
+        at_end = len(events) < scan and (not events or cursor > events[-1].position)
+        async with self.pool.connection() as conn, conn.transaction():
+            if mine:
+                await conn.execute(
+                    "INSERT INTO notifications.outbox (notification_id, channel, due_at,"
+                    " endpoint) SELECT n, 'webhook', %s, %s FROM unnest(%s::uuid[]) AS n"
+                    " ON CONFLICT (notification_id) DO NOTHING",
+                    [self.clock(), hook, [e.aggregate_id for e in mine]])
+            done = at_end and (await conn.execute(
+                "UPDATE notifications.webhook_endpoints SET parked_from = NULL, parked = 0"
+                " WHERE webhook_id = %s AND parked = %s", [hook, parked])).rowcount == 1
+            if not done:  # more to read (or parked since, after `cursor`: read them next)
+                await conn.execute("UPDATE notifications.webhook_endpoints SET parked_from"
+                                   " = %s WHERE webhook_id = %s", [cursor, hook])
+        return len(mine)
+
+    async def _endpoint_result(self, event: StoredEvent, hook: UUID, error: str | None) -> None:
+        """A delivery to the endpoint succeeded (`error` None) or failed: its circuit."""
+        now = self.clock()
+        async with self.pool.connection() as conn, conn.transaction():
+            before = await load_endpoint(conn, hook, lock=True)
+            after = (breaker.succeeded(before, now) if error is None
+                     else breaker.failed(before, error, now, self.circuit))
+            await save_endpoint(conn, hook, after)
+        if after.state != before.state:
+            TRANSITIONS.labels(after.state).inc()
+            log.warning("webhook circuit %s", after.state.lower(), extra={
+                "webhook_id": str(hook), "failures": after.failures, "error": error})
+        if after.state == breaker.DISABLED and before.state != breaker.DISABLED:
+            await self._disable(event, hook, after)
+
+    async def _disable(self, event: StoredEvent, hook: UUID, after: breaker.Endpoint) -> None:
+        try:
+            await self.bus.execute(
+                DisableWebhook(hook, f"failed {after.failures} times in a row since "
+                                     f"{after.failing_since:%Y-%m-%d %H:%M} UTC: "
+                                     f"{after.last_error}"[:1000]),
+                self.actor, correlation_id=event.correlation_id, causation_id=event.event_id)
+        except SmartCourseError as refusal:  # removed meanwhile: nothing left to disable
+            log.warning("webhook not disabled", extra={"webhook_id": str(hook),
+                                                       "code": refusal.code})
+
+    async def circuits(self) -> dict[str, int]:
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT state, count(*) FROM notifications.webhook_endpoints"
+                " GROUP BY state")).fetchall()
+        counts = {state: 0 for state in (breaker.CLOSED, breaker.OPEN, breaker.HALF_OPEN,
+                                         breaker.DISABLED)} | dict(rows)
+        for state, count in counts.items():
+            CIRCUITS.labels(state).set(count)
+        return counts
 
     async def pending(self) -> int:
         async with self.pool.connection() as conn:
@@ -299,8 +549,10 @@ class NotificationSender:
         if channel is None:
             return await self._failed(event, 0, f"no channel {p['channel']!r}")
         headers = {"X-SmartCourse-Template": p["template"]}
+        hook = None
         if "webhook_id" in variables:
             headers[WEBHOOK_HEADER] = variables["webhook_id"]
+            hook = UUID(variables["webhook_id"]) if p["channel"] == "webhook" else None
         outgoing = Outgoing(str(event.aggregate_id), p["address"], message, unsubscribe,
                             headers)
         attempt = await self._attempts_so_far(event.aggregate_id) + 1
@@ -315,13 +567,19 @@ class NotificationSender:
                     return True
             provider_id = await channel.send(outgoing)
         except Undeliverable as error:
+            if hook is not None:
+                await self._endpoint_result(event, hook, str(error))
             return await self._failed(event, attempt, str(error))
         except DeliveryFailed as error:
+            if hook is not None:
+                await self._endpoint_result(event, hook, str(error))
             if attempt >= self.retry.attempts:
                 return await self._failed(event, attempt, str(error))
             SENDS.labels(channel.name, "retry_scheduled").inc()
             await self._schedule(event, attempt, str(error))
             return False
+        if hook is not None:
+            await self._endpoint_result(event, hook, None)
         await self._sent(event, attempt, provider_id)
         SENDS.labels(channel.name, "sent").inc()
         return True
@@ -336,15 +594,16 @@ class NotificationSender:
         log.error("notification failed", extra={"notification_id": str(event.aggregate_id),
                                                 "attempts": attempts, "reason": reason})
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("DELETE FROM notifications.outbox WHERE notification_id = %s",
-                               [event.aggregate_id])
+            gone = await (await conn.execute(
+                "DELETE FROM notifications.outbox WHERE notification_id = %s"
+                " RETURNING endpoint", [event.aggregate_id])).fetchone()
             await conn.execute(
                 "INSERT INTO notifications.dead_letters (notification_id, reason, attempts,"
-                " channel) VALUES (%s, %s, %s, %s) ON CONFLICT (notification_id) DO UPDATE"
-                " SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts,"
+                " channel, endpoint) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (notification_id)"
+                " DO UPDATE SET reason = EXCLUDED.reason, attempts = EXCLUDED.attempts,"
                 " failed_at = now()",
                 [event.aggregate_id, reason[:1000], attempts,
-                 str(event.payload.get("channel", "email"))])
+                 str(event.payload.get("channel", "email")), gone[0] if gone else None])
         await self.bus.execute(RecordNotificationFailed(event.aggregate_id, attempts,
                                                         reason[:1000]), self.actor,
                                correlation_id=event.correlation_id, causation_id=event.event_id)

@@ -61,6 +61,8 @@ class CourseDetail(BaseModel):
         default="best", description="which quiz attempt counts")
     require_passing_quizzes: bool = Field(
         default=False, description="completion needs every quiz of the course passed")
+    starts_at: datetime | None = Field(
+        default=None, description="when the course starts (UTC); null: no start date")
 
 
 class StoredAsset(BaseModel):

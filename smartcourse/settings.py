@@ -295,6 +295,17 @@ class Settings(BaseSettings):
     asset_presign_seconds: int = 900
     asset_text_max_chars: int = 200_000  # extracted text of one asset fed to the chunks
 
+    # Outgoing webhooks' circuit breakers (notifications/breaker.py, docs/adr/0043): this
+    # many failures in a row open an endpoint's circuit; a probe after the cooldown (doubled
+    # each time it fails again, up to the max); an endpoint failing this many hours without
+    # a success is disabled until an admin enables it.
+    webhook_breaker_failures: int = 5
+    webhook_breaker_cooldown_seconds: float = 30.0
+    webhook_breaker_max_cooldown_seconds: float = 3600.0
+    webhook_disable_after_hours: float = 24.0
+    # "A course starting soon" reminder: this many hours before a course's start date.
+    course_start_reminder_hours: float = 48.0
+
     # Study material for instructors (issue 11 item 5, docs/adr/0042): whether
     # `smartcourse worker` regenerates drafts whose lesson changed (on in the supervised
     # `workflow-worker`, off in test workers), with the assistant's provider chain.

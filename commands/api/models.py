@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 
 def storable(text: str) -> str:
@@ -87,6 +95,20 @@ class CreateCourseBody(Body):
     prerequisites: list[UUID] = Field(default_factory=list, max_length=20)
     instructor_id: UUID | None = Field(default=None,
                                        description="admins only: create for this instructor")
+    starts_at: AwareDatetime | None = Field(
+        default=None, description="when the course starts (with a UTC offset); enrolled "
+        "students get a \"starting soon\" reminder before it. Omitted: no start date")
+
+
+class CourseStartBody(Body):
+    starts_at: AwareDatetime | None = Field(
+        description="when the course starts (with a UTC offset), or null for no start date; "
+        "enrolled students' reminders move with it")
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """How the write side keeps a moment: ISO 8601 in UTC."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 class CourseWritten(Written):

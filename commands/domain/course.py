@@ -43,8 +43,10 @@ class Course(AggregateRoot):
         tags: list[str],
         capacity: int,
         prerequisites: list[UUID],
+        starts_at: str | None = None,  # ISO 8601, UTC; None: no start date (self-paced)
     ) -> None:
         self.instructor_id = instructor_id
+        self.starts_at = starts_at
         self.title = title
         self.description = description
         self.tags = tuple(tags)
@@ -152,6 +154,17 @@ class Course(AggregateRoot):
     @event("DetailsRevised")
     def _revise_details(self, title: str, description: str, tags: list[str]) -> None:
         self.title, self.description, self.tags = title, description, tuple(tags)
+
+    def set_start(self, starts_at: str | None) -> None:
+        """When the course starts (ISO 8601, UTC), or None: no start date. Enrolled students
+        are reminded a lead time before it (the enrollment workflow)."""
+        self._check_editable()
+        if starts_at != getattr(self, "starts_at", None):
+            self._set_start(starts_at=starts_at)
+
+    @event("StartDateChanged")
+    def _set_start(self, starts_at: str | None) -> None:
+        self.starts_at = starts_at
 
     def change_capacity(self, capacity: int) -> None:
         self._check_editable()

@@ -18,6 +18,8 @@ from commands.domain.errors import Conflict, NotFound, RuleViolated
 from commands.domain.quiz import Grade
 
 PENDING, ACTIVE, COMPLETED, CANCELLED = "PENDING", "ACTIVE", "COMPLETED", "CANCELLED"
+# Reminder kinds: nudged after inactivity; "course starting soon" before the course's start.
+INACTIVE_REMINDER, COURSE_START = "inactive", "course_start"
 
 
 class Enrollment(AggregateRoot):

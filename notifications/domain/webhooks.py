@@ -25,6 +25,7 @@ class Webhooks(AggregateRoot):
     @event("Created")
     def __init__(self, id: UUID) -> None:  # noqa: A002
         self.hooks: dict[UUID, tuple[str, tuple[str, ...]]] = {}
+        self.disabled: dict[UUID, str] = {}  # webhook id -> why
 
     def register(self, webhook_id: UUID, url: str, templates: list[str]) -> None:
         if self.hooks.get(webhook_id) == (url, tuple(templates)):
@@ -43,7 +44,31 @@ class Webhooks(AggregateRoot):
     @event("Removed")
     def _removed(self, webhook_id: UUID) -> None:
         self.hooks = {k: v for k, v in self.hooks.items() if k != webhook_id}
+        self.disabled = {k: v for k, v in getattr(self, "disabled", {}).items()
+                         if k != webhook_id}
+
+    def disable(self, webhook_id: UUID, reason: str) -> None:
+        """No notification names it until it is enabled again (a no-op if off already)."""
+        if webhook_id not in self.hooks:
+            raise NotFound("no such webhook", "webhook.not_found")
+        if webhook_id not in self.disabled:
+            self._disabled(webhook_id=webhook_id, reason=reason)
+
+    @event("Disabled")
+    def _disabled(self, webhook_id: UUID, reason: str) -> None:
+        self.disabled = {**getattr(self, "disabled", {}), webhook_id: reason}
+
+    def enable(self, webhook_id: UUID) -> None:
+        if webhook_id not in self.hooks:
+            raise NotFound("no such webhook", "webhook.not_found")
+        if webhook_id in getattr(self, "disabled", {}):
+            self._enabled(webhook_id=webhook_id)
+
+    @event("Enabled")
+    def _enabled(self, webhook_id: UUID) -> None:
+        self.disabled = {k: v for k, v in self.disabled.items() if k != webhook_id}
 
     def subscribed(self, template: str) -> list[tuple[UUID, str]]:
+        off = getattr(self, "disabled", {})
         return [(hid, url) for hid, (url, templates) in sorted(self.hooks.items())
-                if template in templates]
+                if template in templates and hid not in off]

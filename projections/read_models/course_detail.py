@@ -28,7 +28,8 @@ CREATE TABLE {s}.course_details (
     last_position   bigint NOT NULL,
     prerequisites   uuid[] NOT NULL,
     score_policy    text NOT NULL DEFAULT 'best',
-    require_passing_quizzes boolean NOT NULL DEFAULT false
+    require_passing_quizzes boolean NOT NULL DEFAULT false,
+    starts_at       timestamptz  -- null: no start date
 );
 CREATE INDEX ON {s}.course_details (instructor_id);
 CREATE TABLE {s}.course_modules (
@@ -95,13 +96,15 @@ def _update(name: str, assignments: str) -> Statement:
 
 CREATED = Statement("detail.created", """
 INSERT INTO {s}.course_details (course_id, instructor_id, title, description, tags, status,
-    content_version, ready_version, capacity, updated_at, last_position, prerequisites)
+    content_version, ready_version, capacity, updated_at, last_position, prerequisites,
+    starts_at)
 VALUES (%(id)s, %(instructor_id)s, %(title)s, %(description)s, %(tags)s, 'DRAFT', 0, 0,
-    %(capacity)s, %(at)s, %(pos)s, %(prerequisites)s)
+    %(capacity)s, %(at)s, %(pos)s, %(prerequisites)s, %(starts_at)s)
 """)
 DETAILS_REVISED = _update(
     "details_revised", "title = %(title)s, description = %(description)s, tags = %(tags)s")
 CAPACITY_CHANGED = _update("capacity_changed", "capacity = %(capacity)s")
+START_CHANGED = _update("start_date_changed", "starts_at = %(starts_at)s")
 PREREQUISITES_SET = _update("prerequisites_set", "prerequisites = %(prerequisites)s")
 PUBLISHED = _update("published", "status = CASE status WHEN 'READY' THEN 'READY'"
                     " ELSE 'PUBLISHED' END, content_version = %(content_version)s")
@@ -226,7 +229,10 @@ def fold(event: StoredEvent) -> list[Change]:
             return [Change(CREATED, {
                 **base, "instructor_id": uuid(p, "instructor_id"), "title": p["title"],
                 "description": p["description"], "tags": list(p["tags"]),
-                "capacity": p["capacity"], "prerequisites": uuids(p["prerequisites"])})]
+                "capacity": p["capacity"], "prerequisites": uuids(p["prerequisites"]),
+                "starts_at": p.get("starts_at")})]  # absent from events written before it
+        case "course.start_date_changed":
+            return [Change(START_CHANGED, {**base, "starts_at": p.get("starts_at")})]
         case "course.details_revised":
             return [Change(DETAILS_REVISED, {**base, "title": p["title"],
                                              "description": p["description"],

@@ -14,7 +14,7 @@ from query_api.models import CourseDetail, Lesson, Module
 COURSE = """
 SELECT d.course_id, d.instructor_id, d.title, d.description, d.tags, d.status,
        d.content_version, d.ready_version, d.capacity, d.updated_at, c.seats_available,
-       d.score_policy, d.require_passing_quizzes
+       d.score_policy, d.require_passing_quizzes, d.starts_at
 FROM read_models.course_details d
 LEFT JOIN read_models.catalog_courses c ON c.course_id = d.course_id
 WHERE d.course_id = %s
@@ -62,6 +62,7 @@ def assemble(course: dict[str, Any], modules: list[dict[str, Any]],
         capacity=course["capacity"], seats_available=course["seats_available"],
         updated_at=course["updated_at"], score_policy=course.get("score_policy") or "best",
         require_passing_quizzes=bool(course.get("require_passing_quizzes")),
+        starts_at=course.get("starts_at"),
         modules=[Module(module_id=m["module_id"], title=m["title"], position=i,
                         lessons=by_module[m["module_id"]]) for i, m in enumerate(modules)],
     )

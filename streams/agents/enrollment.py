@@ -103,7 +103,9 @@ async def fire_reminders() -> None:
 
 if settings.workflow_enrollment or settings.worker_notifications:
     prefix = settings.worker_topic_prefix
+    # The course topic for `course.start_date_changed` (the starting-soon reminders move).
     topics = app.topic(f"{prefix}.enrollment", f"{prefix}.certificate", f"{prefix}.notification",
+                       f"{prefix}.course",
                        key_serializer="raw", value_serializer="raw", allow_empty=True)
     enrollment_agent = app.agent(topics, name="workflow.enrollment")(run_enrollment)
 if settings.workflow_enrollment:

@@ -3,7 +3,11 @@
     enrollment.created              -> InitialiseProgress (every lesson NOT_STARTED)
     enrollment.progress_initialised -> welcome notification, then ActivateEnrollment
     enrollment.activated/progressed -> (re)schedule the inactivity reminder (a durable timer)
-    enrollment.reminder_fired       -> reminder notification
+    enrollment.activated            -> schedule the "course starting soon" reminder, a lead
+                                       time before the course's start (if it has one ahead)
+    course.start_date_changed       -> move that reminder, for each enrollment holding a seat
+                                       (`course_start_moved`: the runner names them)
+    enrollment.reminder_fired       -> reminder notification (course_starting for that kind)
     enrollment.completed            -> IssueCertificate
     certificate.issued              -> certificate notification
 
@@ -27,12 +31,14 @@ from uuid import UUID, uuid5
 
 from commands import messages as m
 from commands.adapters.event_store import StoredEvent
+from commands.domain.enrollment import COURSE_START, INACTIVE_REMINDER
 from commands.domain.ids import NAMESPACE, notification_id
 
 KINDS = ("enrollment.created", "enrollment.progress_initialised", "enrollment.activated",
          "enrollment.progressed", "enrollment.reminder_fired", "enrollment.completed",
-         "certificate.issued")
-INACTIVE = "inactive"
+         "certificate.issued", "course.start_date_changed")
+INACTIVE = INACTIVE_REMINDER
+TEMPLATE_OF_REMINDER = {INACTIVE: "reminder", COURSE_START: "course_starting"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,24 @@ def notify(enrollment_id: UUID, template: str, cause: UUID) -> m.NotifyAboutEnro
     return m.NotifyAboutEnrollment(notification_id(cause, template), enrollment_id, template)
 
 
-def decide(event: StoredEvent, inactive_after: timedelta) -> list[Compensate]:
+def course_start_reminder(enrollment_id: UUID, cause: StoredEvent,
+                          start_lead: timedelta) -> m.ScheduleCourseStartReminder:
+    return m.ScheduleCourseStartReminder(
+        enrollment_id, reminder_id(enrollment_id, COURSE_START, cause.event_id),
+        start_lead.total_seconds(), cause.occurred_at.isoformat())
+
+
+def course_start_moved(event: StoredEvent, enrollment_ids: list[UUID],
+                       start_lead: timedelta) -> list[Compensate]:
+    """A course's start date changed: each of its enrollments' reminder is scheduled anew
+    (the write side reads the new date; a cleared or past one schedules nothing, and the
+    reminder scheduled before no longer fires)."""
+    return [Compensate(course_start_reminder(eid, event, start_lead), None)
+            for eid in sorted(enrollment_ids)]
+
+
+def decide(event: StoredEvent, inactive_after: timedelta,
+           start_lead: timedelta = timedelta(hours=48)) -> list[Compensate]:
     """The commands one event asks for, in order, each with its compensation."""
     eid = event.aggregate_id
     match event.event_type:
@@ -77,10 +100,14 @@ def decide(event: StoredEvent, inactive_after: timedelta) -> list[Compensate]:
                     Compensate(m.ActivateEnrollment(eid), None)]
         case "enrollment.activated" | "enrollment.progressed":
             due = (event.occurred_at + inactive_after).isoformat()
-            return [Compensate(m.ScheduleReminder(eid, reminder_id(eid, INACTIVE, event.event_id),
-                                                  INACTIVE, due), None)]
+            steps = [Compensate(m.ScheduleReminder(eid, reminder_id(eid, INACTIVE, event.event_id),
+                                                   INACTIVE, due), None)]
+            if event.event_type == "enrollment.activated":
+                steps.append(Compensate(course_start_reminder(eid, event, start_lead), None))
+            return steps
         case "enrollment.reminder_fired":
-            return [Compensate(notify(eid, "reminder", event.event_id), None)]
+            template = TEMPLATE_OF_REMINDER.get(str(event.payload.get("kind")), "reminder")
+            return [Compensate(notify(eid, template, event.event_id), None)]
         case "enrollment.completed":
             return [Compensate(m.IssueCertificate(eid), None)]
         case "certificate.issued":

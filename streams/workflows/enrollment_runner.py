@@ -37,12 +37,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from commands.adapters.event_store import StoredEvent
 from commands.bus import CommandBus
+from commands.domain.course import Course
 from commands.domain.errors import ConcurrencyConflict, SmartCourseError
 from commands.domain.ids import NAMESPACE
 from commands.messages import Actor, FireReminder
 from projections import progress_snapshot
 from smartcourse.observability import tracing
-from streams.workflows.enrollment import KINDS, Backoff, decide
+from streams.workflows.enrollment import KINDS, Backoff, course_start_moved, decide
 
 log = logging.getLogger("smartcourse.workflows.enrollment")
 
@@ -84,6 +85,7 @@ class EnrollmentWorkflow:
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     redis: Any = None  # the progress snapshot's store (projections/progress_snapshot.py)
+    start_lead: timedelta = timedelta(hours=48)  # "course starting soon": this long before
     _traces: Mapping[UUID, str] = field(default_factory=dict)
 
     async def handle_all(self, events: Iterable[StoredEvent],
@@ -111,7 +113,12 @@ class EnrollmentWorkflow:
                 await self._keep_timers(event)
                 if self.redis is not None:
                     await progress_snapshot.keep(self.redis, event)
-                steps = decide(event, self.inactive_after)
+                if event.event_type == "course.start_date_changed":
+                    course = await self.bus.peek(Course, event.aggregate_id)
+                    seats = sorted(course.seats) if course is not None else []
+                    steps = course_start_moved(event, seats, self.start_lead)
+                else:
+                    steps = decide(event, self.inactive_after, self.start_lead)
                 for step in steps:
                     await self._carry_out(step.command, step.undo, event)
             handled += bool(steps)

@@ -13,6 +13,7 @@ from commands.api.models import (
     AddModuleBody,
     CapacityBody,
     CourseDetailsBody,
+    CourseStartBody,
     CourseWritten,
     CreateCourseBody,
     LessonAssetsBody,
@@ -24,6 +25,7 @@ from commands.api.models import (
     PublishAccepted,
     RenameModuleBody,
     ReviseLessonBody,
+    utc_iso,
 )
 from commands.unit_of_work import CommandResult
 
@@ -40,7 +42,7 @@ async def create_course(body: CreateCourseBody, commands: Commands):
     command = m.CreateCourse(
         course_id=body.course_id or uuid4(), title=body.title, description=body.description,
         tags=body.tags, capacity=body.capacity, prerequisites=body.prerequisites,
-        instructor_id=body.instructor_id,
+        instructor_id=body.instructor_id, starts_at=utc_iso(body.starts_at),
     )
     return await commands.run(command, course_written, status_code=201)
 
@@ -49,6 +51,14 @@ async def create_course(body: CreateCourseBody, commands: Commands):
 async def revise_details(course_id: UUID, body: CourseDetailsBody, commands: Commands):
     command = m.ReviseCourseDetails(course_id, body.title, body.description, body.tags)
     return await commands.run(command, course_written)
+
+
+@router.put("/{course_id}/start", response_model=CourseWritten)
+async def set_start(course_id: UUID, body: CourseStartBody, commands: Commands):
+    """Set, move or clear (null) the course's start date; enrolled students' "starting
+    soon" reminders move with it."""
+    return await commands.run(m.SetCourseStart(course_id, utc_iso(body.starts_at)),
+                              course_written)
 
 
 @router.put("/{course_id}/capacity", response_model=CourseWritten)

@@ -733,3 +733,63 @@ async def test_an_unsubscribed_or_unknown_student_gets_a_suppressed_notification
         results[who.user_id] = await platform.committed(Notification, nid)
 
     assert {n.state for n in results.values()} == {"SUPPRESSED"}
+
+
+# -- "course starting soon" --------------------------------------------------------------------
+@run
+async def test_the_course_start_reminder_follows_the_courses_start_date() -> None:
+    from commands.domain.enrollment import Enrollment
+
+    platform, teacher, student = Platform(), person("instructor"), person("student")
+    course = await platform.course(teacher)
+    start = "2027-01-11T09:00:00+00:00"
+    await platform.do(m.SetCourseStart(course.id, start), teacher)
+    with pytest.raises(Forbidden):
+        await platform.do(m.SetCourseStart(course.id, None), person("instructor"))
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    eid = enrolled.aggregate_id
+    await platform.do(m.ActivateEnrollment(eid), platform.system)
+    first, moved, late = uuid4(), uuid4(), uuid4()
+
+    await platform.do(m.ScheduleCourseStartReminder(eid, first, 48 * 3600,
+                                                    "2027-01-01T00:00:00+00:00"), platform.system)
+    enrollment = await platform.committed(Enrollment, eid)
+    assert enrollment.reminders["course_start"] == (first, "2027-01-09T09:00:00+00:00")
+
+    # Moved: the new reminder replaces the first, which no longer fires.
+    await platform.do(m.SetCourseStart(course.id, "2027-02-01T09:00:00+00:00"), teacher)
+    await platform.do(m.ScheduleCourseStartReminder(eid, moved, 48 * 3600,
+                                                    "2027-01-02T00:00:00+00:00"), platform.system)
+    enrollment = await platform.committed(Enrollment, eid)
+    assert enrollment.reminders["course_start"] == (moved, "2027-01-30T09:00:00+00:00")
+    before = len(platform.store.events)
+    await platform.do(m.FireReminder(eid, first, "2027-01-09T09:00:00+00:00"), platform.system)
+    assert len(platform.store.events) == before  # replaced: not fired
+
+    # A start already past schedules nothing, and a reminder due after the start is refused.
+    await platform.do(m.ScheduleCourseStartReminder(eid, late, 48 * 3600,
+                                                    "2027-02-02T00:00:00+00:00"), platform.system)
+    assert (await platform.committed(Enrollment, eid)).reminders["course_start"][0] == moved
+    with pytest.raises(Conflict) as started:
+        await platform.do(m.FireReminder(eid, moved, "2027-02-01T09:00:00+00:00"),
+                          platform.system)
+    assert started.value.code == "reminder.course_started"
+    await platform.do(m.FireReminder(eid, moved, "2027-01-30T09:00:00+00:00"), platform.system)
+    await platform.do(m.FireReminder(eid, moved, "2027-01-30T09:05:00+00:00"), platform.system)
+    fired = [e for e in platform.store.events if e.event_type == "enrollment.reminder_fired"]
+    assert [(e.payload["reminder_id"], e.payload["kind"]) for e in fired] == [
+        (str(moved), "course_start")]
+
+
+@run
+async def test_a_course_without_a_start_date_schedules_no_start_reminder() -> None:
+    platform, student = Platform(), person("student")
+    course = await platform.course(person("instructor"))
+    enrolled = await platform.do(m.EnrollStudent(course.id, student.user_id), student)
+    await platform.do(m.ActivateEnrollment(enrolled.aggregate_id), platform.system)
+    before = len(platform.store.events)
+
+    await platform.do(m.ScheduleCourseStartReminder(enrolled.aggregate_id, uuid4(), 3600,
+                                                    "2027-01-01T00:00:00+00:00"), platform.system)
+
+    assert len(platform.store.events) == before

@@ -103,3 +103,23 @@ def test_an_old_event_with_the_index_under_its_former_name_still_folds() -> None
     legacy = type(event)(**{**vars(event), "payload": {**payload, "position": 0}})
 
     assert detail.fold(legacy) == detail.fold(event)
+
+
+def test_the_start_date_is_shown_from_creation_and_follows_its_changes() -> None:
+    from dataclasses import replace
+
+    store, h = platform()
+    course = run(h.course(modules=1, lessons=1, publish=False))
+    run(h.do(m.SetCourseStart(course.id, "2027-01-11T09:00:00+00:00"), h.instructor))
+    run(h.do(m.SetCourseStart(course.id, None), h.instructor))
+
+    created = last(store, "course.created")
+    (change,) = detail.fold(created)
+    assert change.params["starts_at"] is None  # created without one
+    old = replace(created, payload={k: v for k, v in created.payload.items()
+                                    if k != "starts_at"})  # written before start dates
+    assert detail.fold(old)[0].params["starts_at"] is None
+    moved = [e for e in store.events if e.event_type == "course.start_date_changed"]
+    assert [detail.fold(e) for e in moved] == [
+        [Change(detail.START_CHANGED, where(moved[0], starts_at="2027-01-11T09:00:00+00:00"))],
+        [Change(detail.START_CHANGED, where(moved[1], starts_at=None))]]

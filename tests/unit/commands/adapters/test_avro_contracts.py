@@ -78,6 +78,7 @@ def _domain_events() -> list[Any]:
     module, lesson, spare = uuid4(), uuid4(), uuid4()
     course.revise_details("Intro to Kafka", "about logs", ["kafka", "python"])
     course.change_capacity(30)
+    course.set_start("2027-01-11T09:00:00+00:00")
     course.set_prerequisites([other])
     course.add_module(module, "Basics")
     course.add_lesson(module, lesson, "Logs", "A log is ...",
@@ -162,6 +163,8 @@ def _domain_events() -> list[Any]:
         events += notification.collect_events()
     hooks, hook = Webhooks(id=uuid4()), uuid4()
     hooks.register(hook, "https://hooks.example/in", ["welcome"])
+    hooks.disable(hook, "failed 5 times in a row")
+    hooks.enable(hook)
     hooks.remove(hook)
     events += hooks.collect_events()
     preferences = NotificationPreferences(id=uuid4(), user_id=user.id)
@@ -442,3 +445,19 @@ def test_a_registry_that_never_answers_is_given_up_on() -> None:
         with pytest.raises(Exception, match="timed out") as gave_up:  # httpx2's ReadTimeout
             client.get_subjects()
         assert "Timeout" in type(gave_up.value).__name__
+
+
+def test_a_course_created_before_start_dates_reads_with_the_new_contract() -> None:
+    """BACKWARD: `starts_at` was added as an optional field defaulting to null, so a record
+    written with the contract before it reads with the new one."""
+    new = contracts.schema_of("course.created")
+    old = {**new, "fields": [f for f in new["fields"] if f["name"] != "starts_at"]}
+    record = {k: v for k, v in to_record(SAMPLES["course.created"]).items() if k != "starts_at"}
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(old), record)
+    buffer.seek(0)
+    read = fastavro.schemaless_reader(buffer, fastavro.parse_schema(old),
+                                      fastavro.parse_schema(new))
+    assert read["starts_at"] is None and read["title"] == record["title"]
+    (field,) = [f for f in new["fields"] if f["name"] == "starts_at"]
+    assert (field["type"], field["default"]) == (["null", "string"], None)

@@ -655,6 +655,7 @@ FORKED_COMMANDS: dict[str, tuple[Callable[[], Course], Command]] = {
     "revise details": (given_published, DETAIL_EDITS["revise details"]),
     "change capacity": (given_published, DETAIL_EDITS["change capacity"]),
     "set prerequisites": (given_published, DETAIL_EDITS["set prerequisites"]),
+    "set start": (given_published, lambda c: c.set_start("2027-01-11T09:00:00+00:00")),
     "add module": (given_published, CONTENT_EDITS["add module"]),
     "add lesson": (given_published, CONTENT_EDITS["add lesson"]),
     "revise lesson": (given_published, CONTENT_EDITS["revise lesson"]),

@@ -9,7 +9,7 @@ from uuid import uuid4
 from commands import messages as m
 from commands.adapters.event_store import StoredEvent
 from commands.domain.ids import notification_id
-from streams.workflows.enrollment import Backoff, decide
+from streams.workflows.enrollment import Backoff, course_start_moved, decide
 
 WEEK = timedelta(days=7)
 AT = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -51,11 +51,11 @@ def test_activity_reschedules_the_inactivity_reminder_from_the_events_own_time()
     for kind in ("enrollment.activated", "enrollment.progressed"):
         fact = event(kind)
 
-        (schedule,) = commands(fact)
+        schedule = commands(fact)[0]
 
         assert isinstance(schedule, m.ScheduleReminder)
         assert (schedule.kind, schedule.due_at) == ("inactive", (AT + WEEK).isoformat())
-        assert commands(fact) == [schedule]  # the same fact, the same timer id
+        assert commands(fact)[0] == schedule  # the same fact, the same timer id
 
 
 def test_completion_issues_a_certificate_and_the_certificate_is_announced() -> None:
@@ -80,3 +80,48 @@ def test_backoff_grows_exponentially_with_full_jitter_under_a_cap() -> None:
 
     assert [max(d) <= c for d, c in zip(delays, (0.2, 0.4, 0.8, 1.0), strict=True)] == [True] * 4
     assert max(delays[3]) > 0.8 and min(delays[3]) < 0.2  # spread over the whole range
+
+
+def test_activation_schedules_the_course_starting_soon_reminder_once() -> None:
+    activated = event("enrollment.activated")
+
+    inactive, starting = commands(activated)
+
+    assert isinstance(inactive, m.ScheduleReminder)
+    assert starting == m.ScheduleCourseStartReminder(
+        activated.aggregate_id, starting.reminder_id, 48 * 3600.0, AT.isoformat())
+    assert commands(activated)[1] == starting  # the same fact, the same timer id
+    (later,) = [s.command for s in decide(activated, WEEK, timedelta(hours=6))][1:]
+    assert later.lead_seconds == 6 * 3600
+    assert commands(event("enrollment.progressed"))[1:] == []  # progress does not move it
+
+
+def test_a_moved_start_reschedules_the_reminder_of_every_enrollment_holding_a_seat() -> None:
+    moved = event("course.start_date_changed", starts_at="2027-01-11T09:00:00+00:00")
+    seats = [uuid4(), uuid4()]
+
+    steps = course_start_moved(moved, seats, timedelta(hours=48))
+
+    assert [s.command.enrollment_id for s in steps] == sorted(seats)
+    assert all(s.command.at == AT.isoformat() and s.undo is None for s in steps)
+    ids = {s.command.reminder_id for s in steps}
+    assert len(ids) == 2  # one timer per enrollment, derived from the change
+    assert {s.command.reminder_id for s in course_start_moved(moved, seats, WEEK)} == ids
+    first = commands(event("enrollment.activated"))[1]
+    assert first.reminder_id not in ids  # a new timer replaces the activation's one
+    assert decide(moved, WEEK) == []  # the runner names the enrollments
+
+
+def test_a_fired_course_start_reminder_sends_the_starting_soon_message() -> None:
+    fired = event("enrollment.reminder_fired", reminder_id=str(uuid4()), kind="course_start",
+                  fired_at=AT.isoformat())
+    nudge = event("enrollment.reminder_fired", reminder_id=str(uuid4()), kind="inactive",
+                  fired_at=AT.isoformat())
+
+    (starting,) = commands(fired)
+    (reminder,) = commands(nudge)
+
+    assert starting == m.NotifyAboutEnrollment(
+        notification_id(fired.event_id, "course_starting"), fired.aggregate_id,
+        "course_starting")
+    assert reminder.template == "reminder"
