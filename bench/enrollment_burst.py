@@ -114,7 +114,7 @@ def run(settings: Settings, students: int) -> dict[str, Any]:
         "enrolls_per_s": round(students / (burst.finished - burst.started), 1),
         "command_p50_ms": round(percentile(burst.latencies, 0.50) * 1000, 1),
         "command_p99_ms": round(percentile(burst.latencies, 0.99) * 1000, 1),
-        "conflicts_retried": burst.conflicts,
+        "conflicts_retried": burst.conflicts, "connections_dropped": burst.dropped,
         "all_active_seconds": round(last_active - wall_start, 1),
         "emails_per_s": round(students / (last_sent - wall_start), 1),
         "anchor_smtp_per_s": round(anchor, 1),
