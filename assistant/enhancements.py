@@ -25,7 +25,7 @@ from assistant.providers.base import ProviderError
 from assistant.providers.chain import Generation, ProviderChain
 from commands.adapters.event_store import Metadata, StoredEvent
 from commands.bus import CommandBus
-from commands.domain.errors import Conflict, NotFound, SmartCourseError
+from commands.domain.errors import Conflict, NotFound, RuleViolated, SmartCourseError
 from commands.domain.ids import NAMESPACE
 from commands.messages import Actor
 from commands.unit_of_work import UnitOfWork
@@ -40,6 +40,16 @@ class UnusableOutput(SmartCourseError):
     """The providers answered, but with nothing that passes the checks (a 502)."""
 
     code = "enhancement.unusable_output"
+
+
+class LessonTooShort(RuleViolated):
+    """Too little text to make study material from: the instructor's to fix (a 422), not
+    the provider's failure."""
+
+    code = "enhancement.lesson_too_short"
+
+
+MIN_WORDS = 20  # below this no provider can summarise or ask about a lesson
 
 
 class GenerationFailed(SmartCourseError):
@@ -75,6 +85,10 @@ async def generate(bus: CommandBus, chain: ProviderChain, actor: Actor, request:
     started = time.perf_counter()
     material = await lesson_material(bus, actor, request.course_id, request.lesson_id,
                                      fresh=cause is not None)
+    words = len(material.content.split())
+    if words < MIN_WORDS:
+        raise LessonTooShort(f"the lesson has {words} words; study material needs at least "
+                             f"{MIN_WORDS}")
     the_id = draft_id(request.course_id, request.lesson_id)
     yield "meta", {"draft_id": str(the_id), "course_id": str(request.course_id),
                    "lesson_id": str(request.lesson_id), "lesson_title": material.title,
@@ -162,7 +176,7 @@ class Regenerator:
             log.info("regeneration superseded", extra={  # its own event handles that
                 "draft_id": str(draft.id), "reason": error.code})
             return "stale"
-        except (UnusableOutput, GenerationFailed) as error:  # stays stale, visibly
+        except (UnusableOutput, GenerationFailed, LessonTooShort) as error:  # stays stale
             log.warning("regeneration failed; the draft stays stale", extra={
                 "draft_id": str(draft.id), "reason": error.message})
             return "stale"

@@ -113,6 +113,8 @@ COMMON = ((401, "No valid bearer token", "auth.unauthorized"),
           (422, "Invalid body", "request.invalid"))
 GENERATE_ERRORS = _errors(
     *COMMON, (404, "No such course or lesson", "course.lesson_not_found"),
+    (422, "Invalid body, or a lesson with too little text (fewer than 20 words)",
+     "enhancement.lesson_too_short"),
     (409, "The lesson changed while generating (JSON only; SSE: an `error` event)",
      "enhancement.lesson_changed"),
     (502, "The provider's output held no usable summary or question (JSON only)",

@@ -126,6 +126,8 @@ POLICY: dict[tuple[str, str, str], str] = {
     ("query", "GET", "/projections"): "admin",
     ("query", "GET", "/certificates/{certificate_id}"): "public",  # verification by id
     ("query", "GET", "/certificates/{certificate_id}/pdf"): "public",
+    ("query", "GET", "/courses/{course_id}/enhancements"): "course",  # drafts hold answers
+    ("query", "GET", "/enhancements/{draft_id}"): "user",  # no draft exists: owner not judged
     ("query", "GET", "/audit"): "admin",
     ("query", "GET", "/audit/export"): "admin",
     ("query", "GET", "/users/{user_id}/export"): "self",
@@ -138,6 +140,10 @@ POLICY: dict[tuple[str, str, str], str] = {
     ("query", "GET", "/health"): "public",
     ("assistant", "POST", "/courses/{course_id}/questions"): "learner",
     ("assistant", "GET", "/health"): "public",
+    ("assistant", "POST", "/courses/{course_id}/lessons/{lesson_id}/enhancements"): "course",
+    ("assistant", "PUT", "/enhancements/{draft_id}"): "user",  # no draft exists: not judged
+    ("assistant", "POST", "/enhancements/{draft_id}/accept"): "user",
+    ("assistant", "POST", "/enhancements/{draft_id}/discard"): "user",
 }
 OWNED = {"course", "enrollment", "self", "instructor-self", "learner", "self-only"}
 # Cells whose owner would spoil the world: they act as a fresh account of the role.
@@ -276,7 +282,7 @@ def request_for(world: World, method: str, path: str, actor: Login | None,
         "course_id": lambda: world.course_id, "module_id": lambda: world.module_id,
         "lesson_id": lambda: world.lesson_id, "enrollment_id": lambda: world.enrollment_id,
         "quiz_id": uuid4, "asset_id": uuid4, "upload_id": uuid4, "workflow_id": uuid4,
-        "webhook_id": uuid4, "certificate_id": uuid4,
+        "webhook_id": uuid4, "certificate_id": uuid4, "draft_id": uuid4,
         "user_id": lambda: target or world.fresh("student").user_id,
         "student_id": lambda: target or world.other_student.user_id,
         "instructor_id": lambda: target or world.other_instructor.user_id,
@@ -350,6 +356,9 @@ def request_for(world: World, method: str, path: str, actor: Login | None,
         ("PUT", "/admin/chaos/{dependency}"): {"json": {"delay_ms": 0, "error_rate": 0}},
         ("GET", "/courses/{course_id}/search"): {"params": {"q": "lesson"}},
         ("GET", "/search"): {"params": {"q": "lesson"}},
+        ("POST", "/courses/{course_id}/lessons/{lesson_id}/enhancements"): {
+            "json": {"objectives": 1, "questions": 1}, "headers": {"Accept": "application/json"}},
+        ("PUT", "/enhancements/{draft_id}"): {"json": {"summary": "s", "questions": [{}]}},
         ("POST", "/courses/{course_id}/questions"): {
             "json": {"question": "What is this lesson about?"},
             "headers": {"Accept": "application/json"}},

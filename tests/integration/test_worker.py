@@ -254,6 +254,8 @@ def test_a_worker_killed_again_and_again_ends_as_a_replay_from_the_store(
         for table, rows in by_replay.items():
             assert by_worker[table] == rows, f"{name}.{table} differs from the replay"
     # The writer's students (straight through the bus: no accounts) take no quizzes and earn
-    # no certificates; every other projection holds what the comparison above compared.
-    assert empty <= {"user_profiles", "quiz_attempts", "certificates"}, empty
+    # no certificates, and no instructor drafts study material; every other projection holds
+    # what the comparison above compared.
+    assert empty <= {"user_profiles", "quiz_attempts", "certificates", "enhancement_drafts"}, \
+        empty
     assert "course_catalog" not in empty and "audit_log" not in empty

@@ -175,3 +175,13 @@ def test_instructions_planted_in_a_lesson_never_reach_the_prompt_nor_the_materia
     assert "password" not in kept and "instruction removed" not in kept
     quoting_it = _question(m, quote="[instruction removed]", options=["a", "b", "c"])
     assert "removed" in collected(m, [quoting_it]).rejected[0].reason
+
+
+def test_a_lesson_with_too_little_text_is_the_instructors_to_fix_not_a_server_error() -> None:
+    """A one-word lesson answered 502 enhancement.unusable_output (a server error for what
+    the instructor wrote); it is a 422 with its own code, before any provider is asked."""
+    from assistant.api.errors import status_of
+    from assistant.enhancements import LessonTooShort
+
+    error = LessonTooShort("the lesson has 1 words; study material needs at least 20")
+    assert status_of(error) == 422 and error.code == "enhancement.lesson_too_short"
