@@ -29,3 +29,14 @@ def app_processes(stack: Settings) -> Iterator[Settings]:
     if ours:
         local_stack.down(stack, ours, group=local_stack.APP_CLASSES)
 
+
+@pytest.fixture(scope="module")
+def urls(app_processes: Settings) -> dict[str, str]:
+    """The three APIs' base URLs, once the supervised worker holds every stored event."""
+    from smartcourse.local_servers import wait_until_caught_up
+
+    s = app_processes
+    wait_until_caught_up(s)
+    return {"writes": f"http://{s.host}:{s.command_api_port}",
+            "reads": f"http://{s.host}:{s.query_api_port}",
+            "assistant": f"http://{s.host}:{s.assistant_api_port}"}

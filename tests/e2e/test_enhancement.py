@@ -14,8 +14,6 @@ import httpx
 import pytest
 
 from assistant.domain.enhancement import lesson_hash
-from smartcourse.local_servers import wait_until_caught_up
-from smartcourse.settings import Settings
 from tests.support.assistant import sse_events
 from tests.support.command_client import CommandClient
 
@@ -35,15 +33,6 @@ STASH = ("git stash saves unfinished changes on a stack so that the working tree
          "again. git stash pop applies the newest entry and removes it from the stack.")
 MORE = (" Merging a feature branch back joins its history into the main branch, and a "
         "merged branch can then be deleted safely.")
-
-
-@pytest.fixture(scope="module")
-def urls(app_processes: Settings) -> dict[str, str]:
-    s = app_processes
-    wait_until_caught_up(s)
-    return {"writes": f"http://{s.host}:{s.command_api_port}",
-            "reads": f"http://{s.host}:{s.query_api_port}",
-            "assistant": f"http://{s.host}:{s.assistant_api_port}"}
 
 
 @pytest.fixture(scope="module")
